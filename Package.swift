@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings every Warden target shares: Swift 6 strict concurrency (the default language
+/// mode), `any` spelled out for existentials, and imports internal unless said otherwise.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Warden",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "warden", targets: ["warden"]),
+        .library(name: "Rego", targets: ["Rego"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // MARK: - Pure Swift core: no I/O, no C.
+        .target(name: "Rego", swiftSettings: strictSettings),
+
+        // MARK: - C libraries, each behind one thin module
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // MARK: - Adapters
+        .target(
+            name: "RegoLoader",
+            dependencies: ["Rego", "RegoYAML", "CZlib"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "RegoYAML",
+            dependencies: ["Rego", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings),
+
+        // MARK: - The command line
+        .executableTarget(
+            name: "warden",
+            dependencies: [
+                "Rego", "RegoYAML", "RegoLoader",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "RegoTests",
+            dependencies: ["Rego"],
+            resources: [.copy("Golden")],
+            swiftSettings: strictSettings),
+    ]
+)

@@ -1,0 +1,68 @@
+/// The virtual document tree: one node per path segment of every package and rule head,
+/// holding the rules that define the document at that path.
+public final class RuleNode: @unchecked Sendable {
+    // @unchecked: built by the compiler, then only read; the policy is immutable once shared.
+    public let path: [String]
+    var children: [String: RuleNode] = [:]
+    var rules: [Rule] = []
+    var defaultRule: Rule?
+    /// Dense index for per-evaluation caches.
+    let id: Int
+
+    init(path: [String], id: Int) {
+        self.path = path
+        self.id = id
+    }
+
+    enum Kind { case complete, multiValue, partialObject, function }
+
+    var kind: Kind? {
+        guard let r = rules.first ?? defaultRule else { return nil }
+        if r.isFunction { return .function }
+        if r.isMultiValue { return .multiValue }
+        if !r.dynamicSuffix.isEmpty { return .partialObject }
+        return .complete
+    }
+
+    var hasRules: Bool { !rules.isEmpty || defaultRule != nil }
+    var isFunction: Bool { kind == .function }
+
+    /// Children sorted by name, for deterministic iteration.
+    lazy var sortedChildNames: [String] = children.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+}
+
+final class RuleTreeBuilder {
+    var nodes: [RuleNode] = []
+    let root: RuleNode
+
+    init() {
+        root = RuleNode(path: [], id: 0)
+        nodes.append(root)
+    }
+
+    func node(at path: [String]) -> RuleNode {
+        var n = root
+        for (i, seg) in path.enumerated() {
+            if let c = n.children[seg] {
+                n = c
+            } else {
+                let c = RuleNode(path: Array(path[...i]), id: nodes.count)
+                nodes.append(c)
+                n.children[seg] = c
+                n = c
+            }
+        }
+        return n
+    }
+}
+
+extension RuleNode {
+    func lookup(_ path: ArraySlice<String>) -> RuleNode? {
+        var n = self
+        for seg in path {
+            guard let c = n.children[seg] else { return nil }
+            n = c
+        }
+        return n
+    }
+}

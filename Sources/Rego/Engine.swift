@@ -1,0 +1,110 @@
+/// The engine's front door: compile policies once, prepare queries once, evaluate many
+/// times from any thread.
+public enum Rego {
+    /// Parses and compiles policy sources with base data. Parse errors of every file are
+    /// collected before giving up, so an author sees them all at once.
+    public static func compile(sources: [Source], data: Value = .emptyObject, builtins: BuiltinRegistry = .core) throws(RegoErrors) -> CompiledPolicy {
+        var modules: [Module] = []
+        var errors: [RegoError] = []
+        for s in sources {
+            do {
+                modules.append(try Parser.parseModule(s))
+            } catch {
+                errors.append(error)
+            }
+        }
+        if !errors.isEmpty { throw RegoErrors(errors) }
+        return try Compiler.compile(modules: modules, data: data, builtins: builtins)
+    }
+
+    public static func prepare(query: String, policy: CompiledPolicy) throws(RegoErrors) -> PreparedQuery {
+        let body: [Expr]
+        do {
+            body = try Parser.parseQuery(query)
+        } catch {
+            throw RegoErrors([error])
+        }
+        return PreparedQuery(policy: policy, query: try Compiler.compileQuery(body, policy: policy))
+    }
+}
+
+public struct ExpressionResult: Sendable {
+    public let value: Value
+    public let text: String
+    public let location: Location
+}
+
+public struct QueryResult: Sendable {
+    public let expressions: [ExpressionResult]
+    /// Query variables and their values, in the order the query names them.
+    public let bindings: [(name: String, value: Value)]
+}
+
+public struct PreparedQuery: Sendable {
+    public let policy: CompiledPolicy
+    let query: CompiledQuery
+
+    /// Every solution of the query. An empty array means undefined.
+    public func evaluate(input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> [QueryResult] {
+        let ev = Evaluator(policy: policy, input: input, options: options)
+        let f = Evaluator.Frame(size: query.frameSize)
+        var results: [QueryResult] = []
+        let body = query.body
+        let variables = query.variables
+        func run(_ i: Int, _ values: [ExpressionResult]) throws {
+            if i == body.count {
+                var bindings: [(name: String, value: Value)] = []
+                for (name, slot) in variables {
+                    if let v = f.slots[slot] { bindings.append((name, v)) }
+                }
+                results.append(QueryResult(expressions: values, bindings: bindings))
+                return
+            }
+            let e = body[i]
+            if case .term(let t) = e.kind, !e.negated, e.withs.isEmpty, !isCallWithOutput(t, ev) {
+                try ev.evalTerm(t, f) { v in
+                    if !v.isFalse { try run(i + 1, values + [ExpressionResult(value: v, text: e.text, location: e.location)]) }
+                }
+            } else {
+                try ev.evalExpr(e, f) {
+                    try run(i + 1, values + [ExpressionResult(value: .true, text: e.text, location: e.location)])
+                }
+            }
+        }
+        do {
+            try run(0, [])
+        } catch let e as RegoError {
+            throw e
+        } catch {
+            throw RegoError(.internalError, "\(error)")
+        }
+        return results
+    }
+
+    func isCallWithOutput(_ t: Term, _ ev: Evaluator) -> Bool {
+        guard case .call(let target, let args) = t.kind else { return false }
+        if case .builtin("print") = target { return true }
+        guard let arity = ev.arity(target) else { return false }
+        return args.count == arity + 1
+    }
+}
+
+extension CompiledPolicy {
+    /// Evaluates the document at `path` (for example `["envoy", "authz", "allow"]`) with an
+    /// input: the server's hot path, with no query to parse or compile per request.
+    public func evaluate(path: [String], input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
+        let ev = Evaluator(policy: self, input: input, options: options)
+        let f = Evaluator.Frame(size: 0)
+        let loc = Location(file: "", row: 1, col: 1)
+        let terms = path.map { Term.string($0, loc) }
+        var result: Value?
+        do {
+            try ev.walkData(root, base: data, prefix: [], path: terms, 0, f) { v in result = v }
+        } catch let e as RegoError {
+            throw e
+        } catch {
+            throw RegoError(.internalError, "\(error)")
+        }
+        return result
+    }
+}

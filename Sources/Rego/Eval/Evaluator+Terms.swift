@@ -1,0 +1,483 @@
+/// Terms, unification and references.
+extension Evaluator {
+    // MARK: - Terms
+
+    func evalTerm(_ t: Term, _ f: Frame, _ k: (Value) throws -> Void) throws {
+        switch t.kind {
+        case .value(let v):
+            try k(v)
+        case .local(let s, let name):
+            guard let v = f.slots[s] else { throw RegoError(.unsafeVar, "var \(name) is unsafe", at: t.location) }
+            try k(v)
+        case .inputRoot:
+            if let input = state.input { try k(input) }
+        case .dataRoot:
+            try walkData(policy.root, base: policy.data, prefix: [], path: [], 0, f, k)
+        case .ref(let head, let path):
+            try evalRef(head, path, f, k)
+        case .array(let items):
+            try evalItems(items, 0, [], f) { try k(.array($0)) }
+        case .set(let items):
+            try evalItems(items, 0, [], f) { try k(.set(RegoSet($0))) }
+        case .object(let pairs):
+            try evalPairs(pairs, 0, [], f) { try k(.object(RegoObject($0))) }
+        case .arrayComprehension(let head, let body):
+            var out: [Value] = []
+            try evalBody(body, 0, f) { try self.evalTerm(head, f) { out.append($0) } }
+            try k(.array(out))
+        case .setComprehension(let head, let body):
+            var out = SetBuilder()
+            try evalBody(body, 0, f) { try self.evalTerm(head, f) { out.insert($0) } }
+            try k(.set(out.build()))
+        case .objectComprehension(let kt, let vt, let body):
+            var obj = RegoObject()
+            try evalBody(body, 0, f) {
+                try self.evalTerm(kt, f) { key in
+                    try self.evalTerm(vt, f) { val in
+                        if let prev = obj[key], prev != val {
+                            throw RegoError(.evalConflict, "object keys must be unique", at: t.location)
+                        }
+                        obj[key] = val
+                    }
+                }
+            }
+            try k(.object(obj))
+        case .call(let target, let args):
+            try evalArgs(args, 0, args.count, [], f) { vals in
+                if let r = try self.call(target, vals, t.location) { try k(r) }
+            }
+        case .template(let pieces):
+            var out = ""
+            for p in pieces {
+                switch p {
+                case .text(let s): out += s
+                case .expression(let e): out += try templateValue(e, f)
+                }
+            }
+            try k(.string(out))
+        case .variable(let name):
+            throw RegoError(.internalError, "unresolved name \(name)", at: t.location)
+        }
+    }
+
+    func templateValue(_ e: Expr, _ f: Frame) throws -> String {
+        var result: Value?
+        let run = {
+            _ = try self.firstSolution { stop in
+                if case .term(let t) = e.kind, !e.negated {
+                    try self.evalTerm(t, f) { v in result = v; try stop() }
+                } else {
+                    try self.evalExprNegatable(e, f) { result = .true; try stop() }
+                }
+            }
+        }
+        if e.withs.isEmpty { try run() } else { try withModifiers(e.withs, f) { _ in try run() } }
+        guard let v = result else { return "<undefined>" }
+        if case .string(let s) = v { return s }
+        return v.regoText
+    }
+
+    func evalItems(_ items: [Term], _ i: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if i == items.count { try k(acc); return }
+        try evalTerm(items[i], f) { v in
+            var next = acc
+            if next.isEmpty { next.reserveCapacity(items.count) }
+            next.append(v)
+            try self.evalItems(items, i + 1, next, f, k)
+        }
+    }
+
+    func evalPairs(_ pairs: [(Term, Term)], _ i: Int, _ acc: [(Value, Value)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
+        if i == pairs.count { try k(acc); return }
+        try evalTerm(pairs[i].0, f) { key in
+            try self.evalTerm(pairs[i].1, f) { val in
+                var next = acc
+                next.append((key, val))
+                try self.evalPairs(pairs, i + 1, next, f, k)
+            }
+        }
+    }
+
+    // MARK: - Unification
+
+    /// True when the term has a variable in pattern position that is not bound yet.
+    func isPattern(_ t: Term, _ f: Frame) -> Bool {
+        switch t.kind {
+        case .local(let s, _): return f.slots[s] == nil
+        case .array(let items), .set(let items): return items.contains { isPattern($0, f) }
+        case .object(let pairs): return pairs.contains { isPattern($0.0, f) || isPattern($0.1, f) }
+        default: return false
+        }
+    }
+
+    func unify(_ a: Term, _ b: Term, _ f: Frame, _ k: () throws -> Void) throws {
+        if !isPattern(a, f) {
+            try evalTerm(a, f) { va in try self.unifyValue(b, va, f, k) }
+        } else if !isPattern(b, f) {
+            try evalTerm(b, f) { vb in try self.unifyValue(a, vb, f, k) }
+        } else {
+            switch (a.kind, b.kind) {
+            case (.array(let xs), .array(let ys)):
+                guard xs.count == ys.count else { return }
+                try unifyPairs(xs, ys, 0, f, k)
+            case (.object(let xs), .object(let ys)):
+                guard xs.count == ys.count else { return }
+                // Keys must be ground: match them up, then unify the values.
+                var ysByKey: [(Value, Term)] = []
+                for (kt, vt) in ys {
+                    guard let kv = kt.constantValue else { throw RegoError(.unsafeVar, "object keys must be ground", at: kt.location) }
+                    ysByKey.append((kv, vt))
+                }
+                var left: [Term] = [], right: [Term] = []
+                for (kt, vt) in xs {
+                    guard let kv = kt.constantValue, let m = ysByKey.first(where: { $0.0 == kv }) else { return }
+                    left.append(vt); right.append(m.1)
+                }
+                try unifyPairs(left, right, 0, f, k)
+            default:
+                let name: String
+                if case .local(_, let n) = a.kind { name = n } else if case .local(_, let n) = b.kind { name = n } else { name = "?" }
+                throw RegoError(.unsafeVar, "var \(name) is unsafe", at: a.location)
+            }
+        }
+    }
+
+    func unifyPairs(_ xs: [Term], _ ys: [Term], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        if i == xs.count { try k(); return }
+        try unify(xs[i], ys[i], f) { try self.unifyPairs(xs, ys, i + 1, f, k) }
+    }
+
+    /// Unifies a term with a value, binding the term's free variables.
+    func unifyValue(_ t: Term, _ v: Value, _ f: Frame, _ k: () throws -> Void) throws {
+        switch t.kind {
+        case .local(let s, _):
+            if let cur = f.slots[s] {
+                if cur == v { try k() }
+            } else {
+                f.slots[s] = v
+                defer { f.slots[s] = nil }
+                try k()
+            }
+        case .value(let c):
+            if c == v { try k() }
+        case .array(let items):
+            guard case .array(let vs) = v, vs.count == items.count else { return }
+            try unifyArray(items, vs, 0, f, k)
+        case .object(let pairs):
+            guard case .object(let o) = v, o.count == pairs.count else { return }
+            try unifyObject(pairs, o, 0, f, k)
+        case .set:
+            if isPattern(t, f) {
+                // OPA does not unify variables inside sets.
+                return
+            }
+            try evalTerm(t, f) { sv in if sv == v { try k() } }
+        default:
+            try evalTerm(t, f) { tv in if tv == v { try k() } }
+        }
+    }
+
+    func unifyArray(_ items: [Term], _ vs: [Value], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        if i == items.count { try k(); return }
+        try unifyValue(items[i], vs[i], f) { try self.unifyArray(items, vs, i + 1, f, k) }
+    }
+
+    func unifyObject(_ pairs: [(Term, Term)], _ o: RegoObject, _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        if i == pairs.count { try k(); return }
+        let (kt, vt) = pairs[i]
+        if isPattern(kt, f) {
+            // A variable key: try each key of the object.
+            for (key, val) in o.entries {
+                try unifyValue(kt, key, f) {
+                    try self.unifyValue(vt, val, f) { try self.unifyObject(pairs, o, i + 1, f, k) }
+                }
+            }
+            return
+        }
+        try evalTerm(kt, f) { key in
+            guard let val = o[key] else { return }
+            try self.unifyValue(vt, val, f) { try self.unifyObject(pairs, o, i + 1, f, k) }
+        }
+    }
+
+    /// Calls `k(key, value)` for each element: array (index, element), object (key, value),
+    /// set (element, element).
+    func iterate(_ c: Value, _ k: (Value, Value) throws -> Void) throws {
+        switch c {
+        case .array(let a): for (i, v) in a.enumerated() { try k(.int(i), v) }
+        case .object(let o): for e in o.entries { try k(e.key, e.value) }
+        case .set(let s): for v in s.elements { try k(v, v) }
+        default: break
+        }
+    }
+
+    // MARK: - References
+
+    func evalRef(_ head: Term, _ path: [Term], _ f: Frame, _ k: (Value) throws -> Void) throws {
+        switch head.kind {
+        case .dataRoot:
+            try walkData(policy.root, base: policy.data, prefix: [], path: path, 0, f, k)
+        case .inputRoot:
+            guard let input = state.input else { return }
+            try walkValue(input, path, 0, f, k)
+        case .local(let s, let name):
+            guard let v = f.slots[s] else { throw RegoError(.unsafeVar, "var \(name) is unsafe", at: head.location) }
+            try walkValue(v, path, 0, f, k)
+        default:
+            try evalTerm(head, f) { v in try self.walkValue(v, path, 0, f, k) }
+        }
+    }
+
+    func walkValue(_ v: Value, _ path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
+        if i == path.count { try k(v); return }
+        let keyTerm = path[i]
+        switch keyTerm.kind {
+        case .value(let key):
+            if let child = v[key] { try walkValue(child, path, i + 1, f, k) }
+            return
+        case .local(let s, _):
+            if let key = f.slots[s] {
+                if let child = v[key] { try walkValue(child, path, i + 1, f, k) }
+                return
+            }
+        default:
+            break
+        }
+        if isPattern(keyTerm, f) {
+            switch v {
+            case .array(let a):
+                for (idx, el) in a.enumerated() {
+                    try unifyValue(keyTerm, .int(idx), f) { try self.walkValue(el, path, i + 1, f, k) }
+                }
+            case .object(let o):
+                for e in o.entries {
+                    try unifyValue(keyTerm, e.key, f) { try self.walkValue(e.value, path, i + 1, f, k) }
+                }
+            case .set(let s):
+                for el in s.elements {
+                    try unifyValue(keyTerm, el, f) { try self.walkValue(el, path, i + 1, f, k) }
+                }
+            default:
+                return
+            }
+        } else {
+            try evalTerm(keyTerm, f) { key in
+                if let child = v[key] { try self.walkValue(child, path, i + 1, f, k) }
+            }
+        }
+    }
+
+    // MARK: - The data document
+
+    /// Walks `data` along `path`: through the rule tree while there are nodes, then into
+    /// values. A node with rules is evaluated whole and cached.
+    func walkData(_ node: RuleNode, base: Value?, prefix: [String], path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
+        if !state.overlays.isEmpty, let ov = state.overlays.last(where: { $0.path == prefix }) {
+            try walkValue(ov.value, path, i, f, k)
+            return
+        }
+        if node.isFunction { return }
+        if node.hasRules || i == path.count {
+            guard let v = try nodeValue(node, base: base) else { return }
+            try walkValue(v, path, i, f, k)
+            return
+        }
+        let keyTerm = path[i]
+        func visit(_ key: Value) throws {
+            let childBase = base?[key]
+            if case .string(let s) = key, let child = node.children[s] {
+                try self.walkData(child, base: childBase, prefix: prefix + [s], path: path, i + 1, f, k)
+            } else if case .string(let s) = key, !self.state.overlays.isEmpty, self.state.overlays.contains(where: { $0.path.starts(with: prefix + [s]) }) {
+                try self.walkOverlaid(childBase, prefix: prefix + [s], path: path, i + 1, f, k)
+            } else if let childBase {
+                try self.walkValue(childBase, path, i + 1, f, k)
+            }
+        }
+        if isPattern(keyTerm, f) {
+            var keys = Set<String>(node.children.keys.filter { !node.children[$0]!.isFunction })
+            if case .object(let o)? = base {
+                for key in o.keys { if case .string(let s) = key { keys.insert(s) } }
+            }
+            for ov in state.overlays where ov.path.count > prefix.count && ov.path.starts(with: prefix) {
+                keys.insert(ov.path[prefix.count])
+            }
+            var all: [Value] = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { .string($0) }
+            if case .object(let o)? = base {
+                for key in o.keys { if case .string = key {} else { all.append(key) } }
+            }
+            for key in all {
+                try unifyValue(keyTerm, key, f) { try visit(key) }
+            }
+        } else {
+            try evalTerm(keyTerm, f, visit)
+        }
+    }
+
+    /// Base data below a `with data…` override that has no rule node.
+    func walkOverlaid(_ base: Value?, prefix: [String], path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
+        var v = base ?? .emptyObject
+        for ov in state.overlays where ov.path.count >= prefix.count && ov.path.starts(with: prefix) {
+            v = Evaluator.upsert(v, ov.path[prefix.count...], ov.value)
+        }
+        try walkValue(v, path, i, f, k)
+    }
+
+    /// The whole document at a node: base data, the node's rules and its children, merged.
+    func nodeValue(_ node: RuleNode, base: Value?) throws -> Value? {
+        if let cached = state.cache[node.id] { return cached }
+        let v = try computeNodeValue(node, base: base)
+        state.cache[node.id] = v
+        return v
+    }
+
+    func computeNodeValue(_ node: RuleNode, base: Value?) throws -> Value? {
+        var result: Value? = base
+        if node.hasRules {
+            if let rv = try ruleValue(node) {
+                result = try result.map { try merge($0, rv, node) } ?? rv
+            }
+        }
+        if !node.children.isEmpty {
+            var obj: RegoObject
+            if case .object(let o)? = result { obj = o } else if result == nil { obj = RegoObject() } else {
+                return result
+            }
+            for name in node.sortedChildNames {
+                let child = node.children[name]!
+                if child.isFunction { continue }
+                if let cv = try nodeValueWithOverlays(child, base: base?[name], prefix: child.path) {
+                    if let existing = obj[name] { obj[name] = try merge(existing, cv, child) } else { obj[name] = cv }
+                }
+            }
+            if result != nil || !node.hasRules || !obj.isEmpty { result = .object(obj) }
+        }
+        return result
+    }
+
+    func nodeValueWithOverlays(_ node: RuleNode, base: Value?, prefix: [String]) throws -> Value? {
+        if !state.overlays.isEmpty {
+            if let ov = state.overlays.last(where: { $0.path == prefix }) { return ov.value }
+            let below = state.overlays.filter { $0.path.count > prefix.count && $0.path.starts(with: prefix) }
+            if !below.isEmpty {
+                var v = try nodeValue(node, base: base) ?? .emptyObject
+                for ov in below { v = Evaluator.upsert(v, ov.path[prefix.count...], ov.value) }
+                return v
+            }
+        }
+        return try nodeValue(node, base: base)
+    }
+
+    func merge(_ a: Value, _ b: Value, _ node: RuleNode) throws -> Value {
+        guard case .object(var x) = a, case .object(let y) = b else {
+            if a == b { return a }
+            throw RegoError(.evalConflict, "conflicting documents at data.\(node.path.joined(separator: "."))", at: node.rules.first?.location)
+        }
+        for e in y.entries {
+            if let existing = x[e.key] { x[e.key] = try merge(existing, e.value, node) } else { x[e.key] = e.value }
+        }
+        return .object(x)
+    }
+
+    // MARK: - Rules
+
+    func ruleValue(_ node: RuleNode) throws -> Value? {
+        if inProgress.contains(node.id) {
+            throw RegoError(.recursion, "rule data.\(node.path.joined(separator: ".")) is recursive", at: node.rules.first?.location)
+        }
+        inProgress.insert(node.id)
+        defer { inProgress.remove(node.id) }
+        switch node.kind {
+        case .complete?: return try completeValue(node)
+        case .multiValue?: return try multiValue(node)
+        case .partialObject?: return try partialObjectValue(node)
+        case .function?, nil: return nil
+        }
+    }
+
+    func completeValue(_ node: RuleNode) throws -> Value? {
+        var result: Value?
+        for rule in node.rules {
+            var r: Rule? = rule
+            while let cur = r {
+                let f = Frame(size: cur.frameSize)
+                var produced = false
+                let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
+                let constant = valueTerm.constantValue != nil
+                let token = newExitToken()
+                do {
+                    try evalBody(cur.body, 0, f) {
+                        try self.evalTerm(valueTerm, f) { v in
+                            produced = true
+                            if let prev = result, prev != v {
+                                throw RegoError(.evalConflict, "complete rules must not produce multiple outputs", at: cur.location)
+                            }
+                            result = v
+                            if constant { throw EarlyExit(token: token) }
+                        }
+                    }
+                } catch let e as EarlyExit where e.token == token {}
+                if produced { break }
+                r = cur.elseRule
+            }
+        }
+        if result == nil, let d = node.defaultRule, let v = d.value {
+            let f = Frame(size: d.frameSize)
+            _ = try firstSolution { stop in try evalTerm(v, f) { x in result = x; try stop() } }
+        }
+        return result
+    }
+
+    func multiValue(_ node: RuleNode) throws -> Value? {
+        var out = SetBuilder()
+        for rule in node.rules {
+            let f = Frame(size: rule.frameSize)
+            guard let key = rule.key else { continue }
+            try evalBody(rule.body, 0, f) {
+                try self.evalTerm(key, f) { out.insert($0) }
+            }
+        }
+        return .set(out.build())
+    }
+
+    func partialObjectValue(_ node: RuleNode) throws -> Value? {
+        var obj = Value.emptyObject
+        var defined = false
+        for rule in node.rules {
+            var r: Rule? = rule
+            while let cur = r {
+                let f = Frame(size: cur.frameSize)
+                var produced = false
+                let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
+                try evalBody(cur.body, 0, f) {
+                    try self.evalItems(cur.dynamicSuffix, 0, [], f) { keys in
+                        try self.evalTerm(valueTerm, f) { v in
+                            produced = true
+                            defined = true
+                            obj = try self.insertPath(obj, keys[...], v, cur.location)
+                        }
+                    }
+                }
+                if produced { break }
+                r = cur.elseRule
+            }
+        }
+        _ = defined
+        return obj
+    }
+
+    func insertPath(_ base: Value, _ keys: ArraySlice<Value>, _ v: Value, _ loc: Location) throws -> Value {
+        guard let first = keys.first else { return v }
+        guard case .object(var o) = base else {
+            throw RegoError(.evalConflict, "object keys must be unique", at: loc)
+        }
+        if keys.count == 1 {
+            if let prev = o[first], prev != v {
+                throw RegoError(.evalConflict, "object keys must be unique", at: loc)
+            }
+            o[first] = v
+        } else {
+            o[first] = try insertPath(o[first] ?? .emptyObject, keys.dropFirst(), v, loc)
+        }
+        return .object(o)
+    }
+}

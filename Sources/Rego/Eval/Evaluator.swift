@@ -1,0 +1,392 @@
+/// Top-down evaluation with backtracking, in continuation-passing style: every generator
+/// calls its continuation once per solution and undoes its bindings when it returns.
+///
+/// One `Evaluator` serves one query on one thread; the `CompiledPolicy` it reads is shared.
+final class Evaluator {
+    let policy: CompiledPolicy
+    let options: EvalOptions
+    let context: BuiltinContext
+    var state: State
+    var steps = 0
+    var callDepth = 0
+    var nextExitToken = 0
+    /// Nodes being evaluated, to report recursion instead of looping.
+    var inProgress: Set<Int> = []
+
+    /// What `with` changes; swapped in and out as a whole.
+    struct State {
+        var input: Value?
+        var overlays: [(path: [String], value: Value)] = []
+        var mocks: [String: Mock] = [:]
+        var cache: [Int: Value?] = [:]
+    }
+
+    enum Mock {
+        case function(CallTarget)
+        case value(Value)
+    }
+
+    struct EarlyExit: Error { let token: Int }
+
+    init(policy: CompiledPolicy, input: Value?, options: EvalOptions) {
+        self.policy = policy
+        self.options = options
+        self.context = BuiltinContext(nowNs: options.nowNs ?? EvalOptions.currentTimeNs())
+        self.state = State(input: input)
+    }
+
+    final class Frame {
+        var slots: [Value?]
+        init(size: Int) { slots = Array(repeating: nil, count: size) }
+    }
+
+    func newExitToken() -> Int {
+        nextExitToken += 1
+        return nextExitToken
+    }
+
+    /// Runs `body` and stops it at its first solution; returns whether there was one.
+    func firstSolution(_ body: (_ stop: () throws -> Void) throws -> Void) throws -> Bool {
+        let token = newExitToken()
+        var found = false
+        do {
+            try body {
+                found = true
+                throw EarlyExit(token: token)
+            }
+        } catch let e as EarlyExit where e.token == token {}
+        return found
+    }
+
+    @inline(__always)
+    func step(_ loc: Location) throws {
+        steps += 1
+        if steps > options.maxSteps {
+            throw RegoError(.evalLimit, "evaluation exceeded its limit of \(options.maxSteps) steps", at: loc)
+        }
+    }
+
+    // MARK: - Bodies and expressions
+
+    func evalBody(_ body: [Expr], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        if i == body.count { try k(); return }
+        try evalExpr(body[i], f) { try self.evalBody(body, i + 1, f, k) }
+    }
+
+    func evalExpr(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
+        try step(e.location)
+        if !e.withs.isEmpty {
+            try withModifiers(e.withs, f) { restore in
+                try withoutActuallyEscaping(k) { k in
+                    try self.evalExprNegatable(e, f) { try restore(k) }
+                }
+            }
+            return
+        }
+        try evalExprNegatable(e, f, k)
+    }
+
+    func evalExprNegatable(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
+        if e.negated {
+            let found = try firstSolution { stop in try evalExprPlain(e, f, stop) }
+            if !found { try k() }
+            return
+        }
+        try evalExprPlain(e, f, k)
+    }
+
+    func evalExprPlain(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
+        switch e.kind {
+        case .term(let t):
+            if case .call(let target, let args) = t.kind {
+                try evalCallExpr(target, args, t.location, f, k)
+            } else {
+                try evalTerm(t, f) { v in if !v.isFalse { try k() } }
+            }
+        case .unify(let a, let b), .assign(let a, let b):
+            try unify(a, b, f, k)
+        case .someDecl:
+            try k()
+        case .someIn(let key, let value, let coll):
+            try evalTerm(coll, f) { c in
+                try self.iterate(c) { kv, vv in
+                    try self.unifyValue(value, vv, f) {
+                        if let key { try self.unifyValue(key, kv, f, k) } else { try k() }
+                    }
+                }
+            }
+        case .every(let key, let value, let coll, let body):
+            try evalTerm(coll, f) { c in
+                var all = true
+                _ = try self.firstSolution { stopOuter in
+                    try self.iterate(c) { kv, vv in
+                        let ok = try self.firstSolution { stop in
+                            try self.unifyValue(value, vv, f) {
+                                if let key {
+                                    try self.unifyValue(key, kv, f) { try self.evalBody(body, 0, f, stop) }
+                                } else {
+                                    try self.evalBody(body, 0, f, stop)
+                                }
+                            }
+                        }
+                        if !ok { all = false; try stopOuter() }
+                    }
+                }
+                if all { try k() }
+            }
+        }
+    }
+
+    /// Applies `with` modifiers around `body`. `body` receives `restore`, which runs a
+    /// continuation with the outer state back in place (the rest of the query must not see
+    /// the modifiers), then puts the modified state back for further backtracking.
+    func withModifiers(_ withs: [WithModifier], _ f: Frame, _ body: (_ restore: (() throws -> Void) throws -> Void) throws -> Void) throws {
+        var values: [Value?] = []
+        var mockTargets: [CallTarget?] = []
+        for w in withs {
+            if case .call(let target, let args) = w.value.kind, args.isEmpty, case .call = w.target.kind {
+                values.append(nil)
+                mockTargets.append(target)
+                continue
+            }
+            if case .call(let target, let args) = w.value.kind, args.isEmpty, case .function = target {
+                values.append(nil)
+                mockTargets.append(target)
+                continue
+            }
+            var v: Value?
+            _ = try firstSolution { stop in try evalTerm(w.value, f) { x in v = x; try stop() } }
+            guard let v else { return }  // an undefined `with` value makes the expression undefined
+            values.append(v)
+            mockTargets.append(nil)
+        }
+        let saved = state
+        var modified = state
+        modified.cache = [:]
+        for (i, w) in withs.enumerated() {
+            switch w.target.kind {
+            case .ref(let head, let path):
+                let keys = path.compactMap { t -> String? in if case .value(.string(let s)) = t.kind { return s }; return nil }
+                if case .inputRoot = head.kind {
+                    guard let v = values[i] else { continue }
+                    modified.input = keys.isEmpty ? v : Evaluator.upsert(modified.input ?? .emptyObject, keys[...], v)
+                } else if let node = policy.root.lookup(keys[...]), node.isFunction {
+                    let name = CallTarget.function(keys).displayName
+                    if let t = mockTargets[i] { modified.mocks[name] = .function(t) } else if let v = values[i] { modified.mocks[name] = .value(v) }
+                } else {
+                    if let t = mockTargets[i], case .function(let p) = t, let v = try? materializeFunctionAsValue(p) {
+                        modified.overlays.removeAll { $0.path.starts(with: keys) }
+                        modified.overlays.append((keys, v))
+                    } else if let v = values[i] {
+                        modified.overlays.removeAll { $0.path.starts(with: keys) }
+                        modified.overlays.append((keys, v))
+                    }
+                }
+            case .call(let target, _):
+                let name = target.displayName
+                if let t = mockTargets[i] { modified.mocks[name] = .function(t) } else if let v = values[i] { modified.mocks[name] = .value(v) }
+            default:
+                continue
+            }
+        }
+        state = modified
+        defer { state = saved }
+        try body { k in
+            let inner = self.state
+            self.state = saved
+            defer { self.state = inner }
+            try k()
+        }
+    }
+
+    func materializeFunctionAsValue(_ path: [String]) throws -> Value? { nil }
+
+    static func upsert(_ base: Value, _ path: ArraySlice<String>, _ value: Value) -> Value {
+        guard let first = path.first else { return value }
+        var obj: RegoObject
+        if case .object(let o) = base { obj = o } else { obj = RegoObject() }
+        obj[first] = upsert(obj[first] ?? .emptyObject, path.dropFirst(), value)
+        return .object(obj)
+    }
+
+    // MARK: - Calls
+
+    func evalCallExpr(_ target: CallTarget, _ args: [Term], _ loc: Location, _ f: Frame, _ k: () throws -> Void) throws {
+        if case .builtin("print") = target, state.mocks.isEmpty {
+            try evalPrint(args, f)
+            try k()
+            return
+        }
+        let arity = self.arity(target) ?? args.count
+        if args.count == arity + 1 {
+            let output = args[arity]
+            try evalArgs(args, 0, arity, [], f) { vals in
+                if case .builtin(let name) = target, let rel = self.policy.builtins[name]?.relation, self.state.mocks[name] == nil {
+                    let results = try self.callBuiltin(name, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
+                    guard case .array(let rs)? = results else { return }
+                    for r in rs { try self.unifyValue(output, r, f, k) }
+                    return
+                }
+                if let r = try self.call(target, vals, loc) { try self.unifyValue(output, r, f, k) }
+            }
+            return
+        }
+        try evalArgs(args, 0, args.count, [], f) { vals in
+            if let r = try self.call(target, vals, loc), !r.isFalse { try k() }
+        }
+    }
+
+    func evalPrint(_ args: [Term], _ f: Frame) throws {
+        var parts: [String] = []
+        for a in args {
+            var v: Value?
+            _ = try firstSolution { stop in try evalTerm(a, f) { x in v = x; try stop() } }
+            if let v {
+                if case .string(let s) = v { parts.append(s) } else { parts.append(v.regoText) }
+            } else {
+                parts.append("<undefined>")
+            }
+        }
+        options.printSink?(parts.joined(separator: " "))
+    }
+
+    func arity(_ target: CallTarget) -> Int? {
+        switch target {
+        case .builtin(let name): return policy.builtins[name]?.arity
+        case .function(let path):
+            guard let node = policy.root.lookup(path[...]), let r = node.rules.first ?? node.defaultRule else { return nil }
+            return r.args?.count
+        case .name: return nil
+        }
+    }
+
+    func evalArgs(_ args: [Term], _ i: Int, _ n: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if i == n { try k(acc); return }
+        if case .value(let v) = args[i].kind {
+            var next = acc
+            next.append(v)
+            try evalArgs(args, i + 1, n, next, f, k)
+            return
+        }
+        try evalTerm(args[i], f) { v in
+            var next = acc
+            next.append(v)
+            try self.evalArgs(args, i + 1, n, next, f, k)
+        }
+    }
+
+    func call(_ target: CallTarget, _ args: [Value], _ loc: Location) throws -> Value? {
+        if !state.mocks.isEmpty, let mock = state.mocks[target.displayName] {
+            switch mock {
+            case .value(let v): return v
+            case .function(let t):
+                // The mock itself runs unmocked, so `with f as g` where g calls f works.
+                let saved = state.mocks
+                state.mocks[target.displayName] = nil
+                defer { state.mocks = saved }
+                return try call(t, args, loc)
+            }
+        }
+        switch target {
+        case .builtin(let name):
+            guard let b = policy.builtins[name] else {
+                throw RegoError(.type, "undefined function \(name)", at: loc)
+            }
+            if let fn = b.function {
+                return try callBuiltin(name, loc) { ctx in try fn(args, ctx) }
+            }
+            if let rel = b.relation {
+                return try callBuiltin(name, loc) { ctx in try rel(args, ctx).first }
+            }
+            return nil
+        case .function(let path):
+            return try callFunction(path, args, loc)
+        case .name(let parts, _):
+            throw RegoError(.type, "undefined function \(parts.joined(separator: "."))", at: loc)
+        }
+    }
+
+    /// The one place builtin errors get the builtin's name and the call's location; in
+    /// OPA's default (non-strict) mode they make the call undefined instead.
+    func callBuiltin(_ name: String, _ loc: Location, _ body: (BuiltinContext) throws -> Value?) throws -> Value? {
+        do {
+            return try body(context)
+        } catch let e as BuiltinError {
+            guard options.strictBuiltinErrors else { return nil }
+            throw RegoError(e.kind == .type ? .evalType : .evalBuiltin, "\(name): \(e.message)", at: loc)
+        } catch let e as RegoError {
+            throw e
+        }
+    }
+
+    func callFunction(_ path: [String], _ args: [Value], _ loc: Location) throws -> Value? {
+        guard let node = policy.root.lookup(path[...]) else {
+            throw RegoError(.type, "undefined function data.\(path.joined(separator: "."))", at: loc)
+        }
+        callDepth += 1
+        defer { callDepth -= 1 }
+        if callDepth > options.maxCallDepth {
+            throw RegoError(.evalLimit, "evaluation exceeded its call depth limit of \(options.maxCallDepth) (recursion through data.\(path.joined(separator: ".")))", at: loc)
+        }
+        var result: Value?
+        for rule in node.rules {
+            var r: Rule? = rule
+            while let cur = r {
+                let f = Frame(size: cur.frameSize)
+                var produced = false
+                try unifyArgs(cur.args ?? [], args, 0, f) {
+                    try self.evalBody(cur.body, 0, f) {
+                        try self.evalTerm(cur.value ?? Evaluator.trueTerm(cur.location), f) { v in
+                            produced = true
+                            if let prev = result, prev != v {
+                                throw RegoError(.evalConflict, "functions must not produce multiple outputs for same inputs", at: cur.location)
+                            }
+                            result = v
+                        }
+                    }
+                }
+                if produced { break }
+                r = cur.elseRule
+            }
+        }
+        if result == nil, let d = node.defaultRule, let v = d.value {
+            let f = Frame(size: d.frameSize)
+            _ = try firstSolution { stop in try evalTerm(v, f) { x in result = x; try stop() } }
+        }
+        return result
+    }
+
+    func unifyArgs(_ params: [Term], _ args: [Value], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        if i == params.count { try k(); return }
+        try unifyValue(params[i], args[i], f) { try self.unifyArgs(params, args, i + 1, f, k) }
+    }
+
+    static func trueTerm(_ loc: Location) -> Term { Term(.value(.true), loc) }
+}
+
+/// Options for one evaluation.
+public struct EvalOptions: Sendable {
+    /// OPA's `--strict-builtin-errors`: a builtin error fails the query instead of making
+    /// the call undefined.
+    public var strictBuiltinErrors = false
+    /// Bound on evaluation steps, so a pathological policy or input cannot hang a server.
+    public var maxSteps = 10_000_000
+    public var maxCallDepth = 400
+    /// Fixes `time.now_ns()` (tests); nil means the clock at the start of the evaluation.
+    public var nowNs: Int?
+    public var printSink: (@Sendable (String) -> Void)?
+
+    public init() {}
+
+    static func currentTimeNs() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

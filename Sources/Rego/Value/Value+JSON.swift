@@ -1,0 +1,330 @@
+/// JSON in and out of `Value`, written for Rego's needs: numbers stay exact, duplicate keys
+/// can be refused (a token with two `exp` claims must not pass), nesting is bounded.
+public struct JSONError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public let offset: Int
+    public var description: String { "\(message) at offset \(offset)" }
+}
+
+extension Value {
+    /// Parses one JSON document. `rejectDuplicateKeys` makes a repeated object key an error
+    /// (otherwise the last one wins, as Go's encoding/json does).
+    public static func parseJSON(_ text: String, rejectDuplicateKeys: Bool = false, maxDepth: Int = 512) throws(JSONError) -> Value {
+        var parser = JSONParser(bytes: Array(text.utf8), rejectDuplicateKeys: rejectDuplicateKeys, maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
+    public static func parseJSON(bytes: [UInt8], rejectDuplicateKeys: Bool = false, maxDepth: Int = 512) throws(JSONError) -> Value {
+        var parser = JSONParser(bytes: bytes, rejectDuplicateKeys: rejectDuplicateKeys, maxDepth: maxDepth)
+        return try parser.parseDocument()
+    }
+
+    /// Compact JSON, as OPA's `json.marshal` writes it: sets become sorted arrays, object
+    /// keys that are not strings become their JSON text.
+    public func jsonString() -> String {
+        var out = ""
+        writeJSON(into: &out, indent: nil, level: 0)
+        return out
+    }
+
+    public func prettyJSON(indent: Int = 2) -> String {
+        var out = ""
+        writeJSON(into: &out, indent: indent, level: 0)
+        return out
+    }
+
+    func writeJSON(into out: inout String, indent: Int?, level: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let n): out += n.description
+        case .string(let s): Value.writeJSONString(s, into: &out)
+        case .array(let a): Value.writeJSONArray(a, into: &out, indent: indent, level: level)
+        case .set(let s): Value.writeJSONArray(s.elements, into: &out, indent: indent, level: level)
+        case .object(let o):
+            if o.isEmpty { out += "{}"; return }
+            // Keys are printed as strings; non-string keys as their JSON text, re-sorted
+            // by that text the way Go's encoding/json sorts map keys.
+            var pairs: [(String, Value)] = o.entries.map { e in
+                if case .string(let s) = e.key { return (s, e.value) }
+                return (e.key.jsonString(), e.value)
+            }
+            if o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }) {
+                pairs.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+            }
+            out += "{"
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out += "," }
+                if let indent { out += "\n"; out += String(repeating: " ", count: indent * (level + 1)) }
+                Value.writeJSONString(k, into: &out)
+                out += indent == nil ? ":" : ": "
+                v.writeJSON(into: &out, indent: indent, level: level + 1)
+            }
+            if let indent { out += "\n"; out += String(repeating: " ", count: indent * level) }
+            out += "}"
+        }
+    }
+
+    static func writeJSONArray(_ a: [Value], into out: inout String, indent: Int?, level: Int) {
+        if a.isEmpty { out += "[]"; return }
+        out += "["
+        for (i, v) in a.enumerated() {
+            if i > 0 { out += "," }
+            if let indent { out += "\n"; out += String(repeating: " ", count: indent * (level + 1)) }
+            v.writeJSON(into: &out, indent: indent, level: level + 1)
+        }
+        if let indent { out += "\n"; out += String(repeating: " ", count: indent * level) }
+        out += "]"
+    }
+
+    /// Go's encoding/json string escaping (including its HTML-safe escapes of <, >, &).
+    static func writeJSONString(_ s: String, into out: inout String) {
+        out += "\""
+        var needsEscape = false
+        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x3C || b == 0x3E || b == 0x26 {
+            needsEscape = true
+            break
+        }
+        if !needsEscape {
+            for u in s.unicodeScalars where u.value == 0x2028 || u.value == 0x2029 { needsEscape = true; break }
+        }
+        if !needsEscape { out += s; out += "\""; return }
+        for u in s.unicodeScalars {
+            switch u.value {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x3C: out += "\\u003c"
+            case 0x3E: out += "\\u003e"
+            case 0x26: out += "\\u0026"
+            case 0x2028: out += "\\u2028"
+            case 0x2029: out += "\\u2029"
+            case 0..<0x20:
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+}
+
+struct JSONParser {
+    let bytes: [UInt8]
+    let rejectDuplicateKeys: Bool
+    let maxDepth: Int
+    var pos = 0
+    var depth = 0
+
+    init(bytes: [UInt8], rejectDuplicateKeys: Bool, maxDepth: Int) {
+        self.bytes = bytes
+        self.rejectDuplicateKeys = rejectDuplicateKeys
+        self.maxDepth = maxDepth
+    }
+
+    func fail(_ message: String) -> JSONError { JSONError(message: message, offset: pos) }
+
+    mutating func parseDocument() throws(JSONError) -> Value {
+        // Skip a UTF-8 byte order mark.
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { pos = 3 }
+        skipSpace()
+        let v = try parseValue()
+        skipSpace()
+        if pos != bytes.count { throw fail("unexpected data after the JSON value") }
+        return v
+    }
+
+    mutating func skipSpace() {
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { pos += 1 } else { break }
+        }
+    }
+
+    mutating func parseValue() throws(JSONError) -> Value {
+        guard pos < bytes.count else { throw fail("unexpected end of JSON input") }
+        switch bytes[pos] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectWord("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw fail("invalid character '\(Character(Unicode.Scalar(bytes[pos])))' looking for beginning of value")
+        }
+    }
+
+    mutating func expectWord(_ w: String) throws(JSONError) {
+        let word = Array(w.utf8)
+        guard pos + word.count <= bytes.count else { throw fail("unexpected end of JSON input") }
+        for i in 0..<word.count where bytes[pos + i] != word[i] { throw fail("invalid literal") }
+        pos += word.count
+    }
+
+    mutating func parseNumber() throws(JSONError) -> Number {
+        let start = pos
+        if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 else { throw fail("invalid number") }
+        if bytes[pos] == 48 { pos += 1 } else { while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1 } }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            pos += 1
+            guard pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 else { throw fail("invalid number") }
+            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1 }
+        }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            pos += 1
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            guard pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 else { throw fail("invalid number") }
+            while pos < bytes.count, bytes[pos] >= 48, bytes[pos] <= 57 { pos += 1 }
+        }
+        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        guard let n = Number(text: text) else { throw fail("invalid number") }
+        return n
+    }
+
+    mutating func parseString() throws(JSONError) -> String {
+        pos += 1  // opening quote
+        let start = pos
+        // Fast path: no escapes.
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == UInt8(ascii: "\"") {
+                let s = String(decoding: bytes[start..<pos], as: UTF8.self)
+                pos += 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw fail("invalid control character in string literal") }
+            pos += 1
+        }
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: String(decoding: bytes[start..<pos], as: UTF8.self).unicodeScalars)
+        var raw: [UInt8] = []
+        func flush() {
+            if !raw.isEmpty { scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars); raw.removeAll() }
+        }
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == UInt8(ascii: "\"") { pos += 1; flush(); return String(scalars) }
+            if b < 0x20 { throw fail("invalid control character in string literal") }
+            if b != UInt8(ascii: "\\") { raw.append(b); pos += 1; continue }
+            flush()
+            pos += 1
+            guard pos < bytes.count else { break }
+            let e = bytes[pos]
+            pos += 1
+            switch e {
+            case UInt8(ascii: "\""): scalars.append("\"")
+            case UInt8(ascii: "\\"): scalars.append("\\")
+            case UInt8(ascii: "/"): scalars.append("/")
+            case UInt8(ascii: "b"): scalars.append("\u{08}")
+            case UInt8(ascii: "f"): scalars.append("\u{0C}")
+            case UInt8(ascii: "n"): scalars.append("\n")
+            case UInt8(ascii: "r"): scalars.append("\r")
+            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "u"):
+                var code = try parseHex4()
+                if code >= 0xD800 && code < 0xDC00 {
+                    // A surrogate pair, or a lone surrogate that becomes U+FFFD.
+                    if pos + 6 <= bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
+                        let save = pos
+                        pos += 2
+                        let low = try parseHex4()
+                        if low >= 0xDC00 && low < 0xE000 {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            pos = save
+                            code = 0xFFFD
+                        }
+                    } else {
+                        code = 0xFFFD
+                    }
+                } else if code >= 0xDC00 && code < 0xE000 {
+                    code = 0xFFFD
+                }
+                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+            default:
+                throw fail("invalid escape character in string")
+            }
+        }
+        throw fail("unexpected end of JSON input")
+    }
+
+    mutating func parseHex4() throws(JSONError) -> UInt32 {
+        guard pos + 4 <= bytes.count else { throw fail("invalid \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[pos]
+            let d: UInt32
+            switch b {
+            case 48...57: d = UInt32(b - 48)
+            case 65...70: d = UInt32(b - 55)
+            case 97...102: d = UInt32(b - 87)
+            default: throw fail("invalid \\u escape")
+            }
+            v = v * 16 + d
+            pos += 1
+        }
+        return v
+    }
+
+    mutating func enter() throws(JSONError) {
+        depth += 1
+        if depth > maxDepth { throw fail("JSON nested too deeply (limit \(maxDepth))") }
+    }
+
+    mutating func parseArray() throws(JSONError) -> Value {
+        try enter()
+        defer { depth -= 1 }
+        pos += 1
+        var items: [Value] = []
+        skipSpace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+        while true {
+            skipSpace()
+            items.append(try parseValue())
+            skipSpace()
+            guard pos < bytes.count else { throw fail("unexpected end of JSON input") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+            throw fail("expected ',' or ']' in array")
+        }
+    }
+
+    mutating func parseObject() throws(JSONError) -> Value {
+        try enter()
+        defer { depth -= 1 }
+        pos += 1
+        var pairs: [(Value, Value)] = []
+        skipSpace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(RegoObject()) }
+        while true {
+            skipSpace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string object key") }
+            let keyStart = pos
+            let key = try parseString()
+            skipSpace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
+            pos += 1
+            skipSpace()
+            let v = try parseValue()
+            pairs.append((.string(key), v))
+            skipSpace()
+            guard pos < bytes.count else { throw fail("unexpected end of JSON input") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "}") {
+                pos += 1
+                let obj = RegoObject(pairs)
+                if rejectDuplicateKeys && obj.count != pairs.count {
+                    pos = keyStart
+                    throw fail("duplicate key in JSON object")
+                }
+                return .object(obj)
+            }
+            throw fail("expected ',' or '}' in object")
+        }
+    }
+}

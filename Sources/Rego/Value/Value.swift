@@ -1,0 +1,301 @@
+/// A Rego value: JSON plus sets, and objects whose keys may be any value.
+///
+/// Collections are value types (copy-on-write arrays inside), so a prepared policy's data
+/// can be shared across threads and a request never sees another's changes.
+public enum Value: Sendable {
+    case null
+    case bool(Bool)
+    case number(Number)
+    case string(String)
+    case array([Value])
+    case object(RegoObject)
+    case set(RegoSet)
+
+    public static let `true` = Value.bool(true)
+    public static let `false` = Value.bool(false)
+    public static let emptyObject = Value.object(RegoObject())
+    public static let emptySet = Value.set(RegoSet())
+
+    public static func int(_ i: Int) -> Value { .number(.int(i)) }
+
+    /// OPA's type names, as `type_name` returns them and errors print them.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .number: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        case .set: return "set"
+        }
+    }
+
+    /// Rank in OPA's total order: null < boolean < number < string < array < object < set.
+    var sortRank: Int {
+        switch self {
+        case .null: return 0
+        case .bool: return 1
+        case .number: return 2
+        case .string: return 3
+        case .array: return 6
+        case .object: return 7
+        case .set: return 8
+        }
+    }
+
+    public var isFalse: Bool {
+        if case .bool(false) = self { return true }
+        return false
+    }
+
+    // MARK: - Indexing
+
+    /// `value[key]` as a Rego reference reads it: array index, object key, set member.
+    public subscript(key: Value) -> Value? {
+        switch self {
+        case .array(let a):
+            guard case .number(let n) = key, let i = n.intValue, n.isInteger, i >= 0, i < a.count else { return nil }
+            return a[i]
+        case .object(let o):
+            return o[key]
+        case .set(let s):
+            return s.contains(key) ? key : nil
+        default:
+            return nil
+        }
+    }
+
+    public subscript(field: String) -> Value? {
+        if case .object(let o) = self { return o[.string(field)] }
+        return nil
+    }
+}
+
+// MARK: - Ordering and equality
+
+extension Value: Comparable, Hashable {
+    /// OPA's `ast.Compare`: a total order over all values.
+    public static func compare(_ a: Value, _ b: Value) -> Int {
+        switch (a, b) {
+        case (.null, .null): return 0
+        case (.bool(let x), .bool(let y)): return x == y ? 0 : (!x ? -1 : 1)
+        case (.number(let x), .number(let y)): return Number.compare(x, y)
+        case (.string(let x), .string(let y)): return compareStrings(x, y)
+        case (.array(let x), .array(let y)):
+            let n = min(x.count, y.count)
+            for i in 0..<n {
+                let c = compare(x[i], y[i])
+                if c != 0 { return c }
+            }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        case (.object(let x), .object(let y)):
+            let n = min(x.count, y.count)
+            for i in 0..<n {
+                let c = compare(x.entries[i].key, y.entries[i].key)
+                if c != 0 { return c }
+                let d = compare(x.entries[i].value, y.entries[i].value)
+                if d != 0 { return d }
+            }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        case (.set(let x), .set(let y)):
+            let n = min(x.count, y.count)
+            for i in 0..<n {
+                let c = compare(x.elements[i], y.elements[i])
+                if c != 0 { return c }
+            }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        default:
+            return a.sortRank < b.sortRank ? -1 : 1
+        }
+    }
+
+    /// Byte-wise UTF-8 order, as Go compares strings.
+    @inline(__always)
+    static func compareStrings(_ x: String, _ y: String) -> Int {
+        if x == y { return 0 }
+        return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1
+    }
+
+    public static func < (a: Value, b: Value) -> Bool { compare(a, b) < 0 }
+
+    public static func == (a: Value, b: Value) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.number(let x), .number(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)): return x == y
+        case (.set(let x), .set(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(sortRank)
+        switch self {
+        case .null: break
+        case .bool(let b): hasher.combine(b)
+        case .number(let n): hasher.combine(n)
+        case .string(let s): hasher.combine(s)
+        case .array(let a): hasher.combine(a)
+        case .object(let o): hasher.combine(o)
+        case .set(let s): hasher.combine(s)
+        }
+    }
+}
+
+// MARK: - Objects
+
+/// An object with keys of any type, kept sorted by key in OPA's order so that iteration,
+/// printing and comparison are deterministic and lookups are a binary search.
+public struct RegoObject: Sendable, Hashable {
+    public private(set) var entries: [(key: Value, value: Value)]
+
+    public init() { entries = [] }
+
+    /// Builds from pairs in any order; a later duplicate key replaces an earlier one.
+    public init(_ pairs: [(Value, Value)]) {
+        var sorted = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
+        sorted.sort { let c = Value.compare($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
+        var out: [(key: Value, value: Value)] = []
+        out.reserveCapacity(sorted.count)
+        for e in sorted {
+            if let last = out.last, last.key == e.key {
+                out[out.count - 1] = (e.key, e.value)
+            } else {
+                out.append((e.key, e.value))
+            }
+        }
+        entries = out
+    }
+
+    public init(fields: [String: Value]) {
+        self.init(fields.map { (Value.string($0.key), $0.value) })
+    }
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+    public var keys: [Value] { entries.map(\.key) }
+    public var values: [Value] { entries.map(\.value) }
+
+    @inline(__always)
+    func index(of key: Value) -> (found: Bool, index: Int) {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let c = Value.compare(entries[mid].key, key)
+            if c == 0 { return (true, mid) }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return (false, lo)
+    }
+
+    public subscript(key: Value) -> Value? {
+        get {
+            let (found, i) = index(of: key)
+            return found ? entries[i].value : nil
+        }
+        set {
+            let (found, i) = index(of: key)
+            if let v = newValue {
+                if found { entries[i].value = v } else { entries.insert((key, v), at: i) }
+            } else if found {
+                entries.remove(at: i)
+            }
+        }
+    }
+
+    public subscript(field: String) -> Value? {
+        get { self[.string(field)] }
+        set { self[.string(field)] = newValue }
+    }
+
+    public static func == (a: RegoObject, b: RegoObject) -> Bool {
+        guard a.entries.count == b.entries.count else { return false }
+        for i in 0..<a.entries.count where a.entries[i].key != b.entries[i].key || a.entries[i].value != b.entries[i].value {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(entries.count)
+        for e in entries { hasher.combine(e.key); hasher.combine(e.value) }
+    }
+}
+
+// MARK: - Sets
+
+/// A set kept sorted in OPA's order, without duplicates.
+public struct RegoSet: Sendable, Hashable {
+    public private(set) var elements: [Value]
+
+    public init() { elements = [] }
+
+    public init<S: Sequence>(_ values: S) where S.Element == Value {
+        var a = Array(values)
+        a.sort { Value.compare($0, $1) < 0 }
+        var out: [Value] = []
+        out.reserveCapacity(a.count)
+        for v in a where out.last.map({ $0 != v }) ?? true { out.append(v) }
+        elements = out
+    }
+
+    /// Wraps an array already sorted and free of duplicates.
+    init(sortedUnique: [Value]) { elements = sortedUnique }
+
+    public var count: Int { elements.count }
+    public var isEmpty: Bool { elements.isEmpty }
+
+    func index(of v: Value) -> (found: Bool, index: Int) {
+        var lo = 0, hi = elements.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let c = Value.compare(elements[mid], v)
+            if c == 0 { return (true, mid) }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return (false, lo)
+    }
+
+    public func contains(_ v: Value) -> Bool { index(of: v).found }
+
+    @discardableResult
+    public mutating func insert(_ v: Value) -> Bool {
+        let (found, i) = index(of: v)
+        if found { return false }
+        elements.insert(v, at: i)
+        return true
+    }
+
+    public func union(_ other: RegoSet) -> RegoSet {
+        var out: [Value] = []
+        out.reserveCapacity(elements.count + other.elements.count)
+        var i = 0, j = 0
+        let a = elements, b = other.elements
+        while i < a.count && j < b.count {
+            let c = Value.compare(a[i], b[j])
+            if c < 0 { out.append(a[i]); i += 1 } else if c > 0 { out.append(b[j]); j += 1 } else { out.append(a[i]); i += 1; j += 1 }
+        }
+        out.append(contentsOf: a[i...])
+        out.append(contentsOf: b[j...])
+        return RegoSet(sortedUnique: out)
+    }
+
+    public func intersection(_ other: RegoSet) -> RegoSet {
+        RegoSet(sortedUnique: elements.filter { other.contains($0) })
+    }
+
+    public func subtracting(_ other: RegoSet) -> RegoSet {
+        RegoSet(sortedUnique: elements.filter { !other.contains($0) })
+    }
+}
+
+/// Accumulates values into a set cheaply: append everything, sort once.
+struct SetBuilder {
+    private var values: [Value] = []
+    mutating func insert(_ v: Value) { values.append(v) }
+    func build() -> RegoSet { RegoSet(values) }
+}

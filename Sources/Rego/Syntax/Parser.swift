@@ -10,6 +10,9 @@ public struct Parser {
     /// input from exhausting the stack.
     var depth = 0
     static let maxDepth = 200
+    /// False while parsing the first element of `[…]` or `{…}`: there `|` opens a
+    /// comprehension body instead of meaning set union.
+    var allowOr = true
 
     init(tokens: [Token], source: Source) {
         self.tokens = tokens
@@ -449,7 +452,7 @@ public struct Parser {
 
     mutating func termOr() throws(RegoError) -> Term {
         var lhs = try termAnd()
-        while peek.isPunct("|") && !peek.newlineBefore {
+        while allowOr && peek.isPunct("|") && !peek.newlineBefore {
             advance()
             lhs = Parser.call("or", [lhs, try termAnd()], lhs.location)
         }
@@ -488,8 +491,10 @@ public struct Parser {
 
     mutating func term() throws(RegoError) -> Term {
         try nest()
-        defer { depth -= 1 }
+        let savedAllowOr = allowOr
+        defer { depth -= 1; allowOr = savedAllowOr }
         let t = peek
+        if t.isPunct("(") || t.isPunct("[") || t.isPunct("{") { allowOr = true }
         var result: Term
         switch t.kind {
         case .number:
@@ -612,10 +617,18 @@ public struct Parser {
         }
     }
 
+    /// The first element of a collection literal, where `|` starts a comprehension body.
+    mutating func firstElement() throws(RegoError) -> Term {
+        let saved = allowOr
+        allowOr = false
+        defer { allowOr = saved }
+        return try termInfix()
+    }
+
     mutating func arrayTerm() throws(RegoError) -> Term {
         let open = advance()
         if peek.isPunct("]") { advance(); return Term(.array([]), open.location) }
-        let first = try termInfix()
+        let first = try firstElement()
         if peek.isPunct("|") {
             advance()
             let body = try exprList(until: "]")
@@ -623,6 +636,7 @@ public struct Parser {
             return Term(.arrayComprehension(first, body), open.location)
         }
         var items = [first]
+        allowOr = true
         while peek.isPunct(",") {
             advance()
             if peek.isPunct("]") { break }
@@ -635,10 +649,10 @@ public struct Parser {
     mutating func braceTerm() throws(RegoError) -> Term {
         let open = advance()
         if peek.isPunct("}") { advance(); return Term(.object([]), open.location) }
-        let first = try termInfix()
+        let first = try firstElement()
         if peek.isPunct(":") {
             advance()
-            let firstValue = try termInfix()
+            let firstValue = try firstElement()
             if peek.isPunct("|") {
                 advance()
                 let body = try exprList(until: "}")

@@ -1,0 +1,243 @@
+/// Encodings: base64, base64url, hex, URL query strings, JSON.
+extension BuiltinFamilies {
+    static var encoding: [Builtin] {
+        [
+            Builtin("base64.encode", arity: 1) { a, _ in .string(Base64.encode(Array(try a.string(0).utf8), url: false, pad: true)) },
+            Builtin("base64.decode", arity: 1) { a, _ in
+                guard let d = Base64.decode(try a.string(0), url: false, requirePadding: true) else { throw BuiltinError.failure("illegal base64 data at input byte 0") }
+                return .string(String(decoding: d, as: UTF8.self))
+            },
+            Builtin("base64.is_valid", arity: 1) { a, _ in .bool(Base64.decode(try a.string(0), url: false, requirePadding: true) != nil) },
+            Builtin("base64url.encode", arity: 1) { a, _ in .string(Base64.encode(Array(try a.string(0).utf8), url: true, pad: true)) },
+            Builtin("base64url.encode_no_pad", arity: 1) { a, _ in .string(Base64.encode(Array(try a.string(0).utf8), url: true, pad: false)) },
+            Builtin("base64url.decode", arity: 1) { a, _ in
+                guard let d = Base64.decode(try a.string(0), url: true, requirePadding: false) else { throw BuiltinError.failure("illegal base64 data at input byte 0") }
+                return .string(String(decoding: d, as: UTF8.self))
+            },
+            Builtin("hex.encode", arity: 1) { a, _ in .string(Hex.encode(Array(try a.string(0).utf8))) },
+            Builtin("hex.decode", arity: 1) { a, _ in
+                let s = try a.string(0)
+                guard let d = Hex.decode(s) else { throw BuiltinError.failure("encoding/hex: invalid byte: \(s)") }
+                return .string(String(decoding: d, as: UTF8.self))
+            },
+            Builtin("urlquery.encode", arity: 1) { a, _ in .string(URLQuery.escape(try a.string(0))) },
+            Builtin("urlquery.decode", arity: 1) { a, _ in
+                guard let s = URLQuery.unescape(try a.string(0)) else { throw BuiltinError.failure("invalid URL escape") }
+                return .string(s)
+            },
+            Builtin("urlquery.encode_object", arity: 1) { a, _ in
+                var parts: [String] = []
+                for e in try a.object(0).entries {
+                    guard case .string(let k) = e.key else { throw BuiltinError.operand(1, "object[string: string|array|set]", a[0]) }
+                    switch e.value {
+                    case .string(let s): parts.append(URLQuery.escape(k) + "=" + URLQuery.escape(s))
+                    case .array, .set:
+                        let xs: [Value]
+                        if case .array(let arr) = e.value { xs = arr } else if case .set(let st) = e.value { xs = st.elements } else { xs = [] }
+                        for x in xs {
+                            guard case .string(let s) = x else { throw BuiltinError.operand(1, "object[string: string|array|set]", a[0]) }
+                            parts.append(URLQuery.escape(k) + "=" + URLQuery.escape(s))
+                        }
+                    default: throw BuiltinError.operand(1, "object[string: string|array|set]", a[0])
+                    }
+                }
+                return .string(parts.joined(separator: "&"))
+            },
+            Builtin("urlquery.decode_object", arity: 1) { a, _ in
+                var obj = RegoObject()
+                for (k, v) in URLQuery.parse(try a.string(0)) {
+                    if case .array(var xs)? = obj[k] { xs.append(.string(v)); obj[k] = .array(xs) } else { obj[k] = .array([.string(v)]) }
+                }
+                return .object(obj)
+            },
+            Builtin("json.marshal", arity: 1) { a, _ in .string(a[0].jsonString()) },
+            Builtin("json.marshal_with_options", arity: 2) { a, _ in
+                let opts = try a.object(1)
+                var indent = "\t", prefix = ""
+                var pretty = false
+                if case .bool(let p)? = opts["pretty"] { pretty = p }
+                if case .string(let s)? = opts["indent"] { indent = s; if opts["pretty"] == nil { pretty = true } }
+                if case .string(let s)? = opts["prefix"] { prefix = s; if opts["pretty"] == nil { pretty = true } }
+                if !pretty { return .string(a[0].jsonString()) }
+                return .string(prefix + JSONIndent.render(a[0], indent: indent, prefix: prefix, level: 0))
+            },
+            Builtin("json.unmarshal", arity: 1) { a, _ in
+                do { return try Value.parseJSON(try a.string(0)) } catch { throw BuiltinError.failure("\(error)") }
+            },
+            Builtin("json.is_valid", arity: 1) { a, _ in
+                guard case .string(let s) = a[0] else { return .false }
+                return .bool((try? Value.parseJSON(s)) != nil)
+            },
+        ]
+    }
+}
+
+/// Go-style indented JSON for json.marshal_with_options.
+enum JSONIndent {
+    static func render(_ v: Value, indent: String, prefix: String, level: Int) -> String {
+        let pad = prefix + String(repeating: indent, count: level + 1)
+        let end = prefix + String(repeating: indent, count: level)
+        switch v {
+        case .array(let a) where !a.isEmpty:
+            return "[\n" + a.map { pad + render($0, indent: indent, prefix: prefix, level: level + 1) }.joined(separator: ",\n") + "\n" + end + "]"
+        case .set(let s) where !s.isEmpty:
+            return render(.array(s.elements), indent: indent, prefix: prefix, level: level)
+        case .object(let o) where !o.isEmpty:
+            return "{\n" + o.entries.map { e in
+                let k: String
+                if case .string(let s) = e.key { k = Value.string(s).jsonString() } else { k = Value.string(e.key.jsonString()).jsonString() }
+                return pad + k + ": " + render(e.value, indent: indent, prefix: prefix, level: level + 1)
+            }.joined(separator: ",\n") + "\n" + end + "}"
+        default:
+            return v.jsonString()
+        }
+    }
+}
+
+/// Base64 (RFC 4648), standard and URL alphabets, as Go's encoding/base64 reads them.
+public enum Base64 {
+    static let std = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    static let url = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    public static func encode(_ bytes: [UInt8], url: Bool, pad: Bool) -> String {
+        let table = url ? Base64.url : Base64.std
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [table[Int(n >> 18 & 63)], table[Int(n >> 12 & 63)], table[Int(n >> 6 & 63)], table[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [table[Int(n >> 18 & 63)], table[Int(n >> 12 & 63)]]
+            if pad { out += [61, 61] }
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [table[Int(n >> 18 & 63)], table[Int(n >> 12 & 63)], table[Int(n >> 6 & 63)]]
+            if pad { out += [61] }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes; nil for invalid input. URL decoding accepts input with or without padding.
+    public static func decode(_ s: String, url: Bool, requirePadding: Bool) -> [UInt8]? {
+        var chars = Array(s.utf8).filter { $0 != 10 && $0 != 13 }
+        if !requirePadding || url {
+            while chars.last == 61 { chars.removeLast() }
+        } else {
+            if chars.count % 4 != 0 { return nil }
+            var padCount = 0
+            while chars.last == 61 { chars.removeLast(); padCount += 1 }
+            if padCount > 2 { return nil }
+        }
+        if chars.count % 4 == 1 { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count * 3 / 4)
+        var acc: UInt32 = 0
+        var bits = 0
+        for c in chars {
+            let v: UInt32
+            switch c {
+            case 65...90: v = UInt32(c - 65)
+            case 97...122: v = UInt32(c - 71)
+            case 48...57: v = UInt32(c + 4)
+            case 43 where !url: v = 62
+            case 47 where !url: v = 63
+            case 45 where url: v = 62
+            case 95 where url: v = 63
+            default: return nil
+            }
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(acc >> UInt32(bits) & 0xFF))
+            }
+        }
+        return out
+    }
+}
+
+public enum Hex {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ s: String) -> [UInt8]? {
+        let chars = Array(s.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        while i < chars.count {
+            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+}
+
+/// Go's net/url QueryEscape / QueryUnescape / ParseQuery.
+enum URLQuery {
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case 65...90, 97...122, 48...57, UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            case UInt8(ascii: " "):
+                out += "+"
+            default:
+                let h = String(b, radix: 16, uppercase: true)
+                out += "%" + (h.count == 1 ? "0" + h : h)
+            }
+        }
+        return out
+    }
+
+    static func unescape(_ s: String) -> String? {
+        let b = Array(s.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "%") {
+                guard i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) else { return nil }
+                out.append(v)
+                i += 3
+            } else if b[i] == UInt8(ascii: "+") {
+                out.append(32)
+                i += 1
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func parse(_ s: String) -> [(String, String)] {
+        var out: [(String, String)] = []
+        for part in s.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let k = unescape(String(kv[0])) else { continue }
+            let v = kv.count > 1 ? (unescape(String(kv[1])) ?? "") : ""
+            out.append((k, v))
+        }
+        return out
+    }
+}

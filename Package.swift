@@ -25,11 +25,17 @@ let package = Package(
 
         // MARK: - C libraries, each behind one thin module
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // RE2 is C++: a few lines of shim give it a C surface.
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
         // MARK: - Adapters
         .target(
             name: "RegoLoader",
             dependencies: ["Rego", "RegoYAML", "CZlib"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "RegoRegex",
+            dependencies: ["Rego", "CRE2"],
             swiftSettings: strictSettings),
         .target(
             name: "RegoYAML",
@@ -40,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "Rego", "RegoYAML", "RegoLoader",
+                "Rego", "RegoYAML", "RegoRegex", "RegoLoader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
@@ -51,5 +57,6 @@ let package = Package(
             dependencies: ["Rego"],
             resources: [.copy("Golden")],
             swiftSettings: strictSettings),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

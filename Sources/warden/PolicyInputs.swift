@@ -2,12 +2,14 @@ import ArgumentParser
 import Foundation
 import Rego
 import RegoLoader
+import RegoRegex
 import RegoYAML
 
 /// The builtins the command line offers: the core plus the adapters' families.
 var commandLineBuiltins: BuiltinRegistry {
     var r = BuiltinRegistry.core
     r.register(RegoYAML.builtins)
+    r.register(RegoRegex.builtins)
     return r
 }
 

@@ -158,11 +158,10 @@ extension BuiltinFamilies {
                 return .array(Array(arr[lo..<hi]))
             },
             Builtin("array.flatten", arity: 1) { a, _ in
-                func flat(_ xs: [Value], into out: inout [Value]) {
-                    for x in xs { if case .array(let inner) = x { flat(inner, into: &out) } else { out.append(x) } }
-                }
                 var out: [Value] = []
-                flat(try a.array(0), into: &out)
+                for x in try a.array(0) {
+                    if case .array(let inner) = x { out.append(contentsOf: inner) } else { out.append(x) }
+                }
                 return .array(out)
             },
         ]

@@ -9,54 +9,70 @@ extension BuiltinFamilies {
         ]
     }
 
+    /// Splits "4.5e1GiB" into number text and unit: digits, '.', signs and an exponent
+    /// (an 'e' only when a digit or sign follows it) make the number.
+    static func splitAmount(_ s: String, name: String) throws(BuiltinError) -> (String, String) {
+        let c = Array(s.utf8)
+        var i = 0
+        func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+        while i < c.count {
+            let b = c[i]
+            if isDigit(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") { i += 1; continue }
+            if b == UInt8(ascii: "e") || b == UInt8(ascii: "E") {
+                guard i + 1 < c.count, isDigit(c[i + 1]) || c[i + 1] == UInt8(ascii: "+") || c[i + 1] == UInt8(ascii: "-") else { break }
+                i += 1
+                if c[i] == UInt8(ascii: "+") || c[i] == UInt8(ascii: "-") { i += 1 }
+                let start = i
+                while i < c.count, isDigit(c[i]) { i += 1 }
+                if i - start > 6 { throw BuiltinError.failure("\(name): exponent too large") }
+                continue
+            }
+            break
+        }
+        return (String(decoding: c[..<i], as: UTF8.self), String(decoding: c[i...], as: UTF8.self))
+    }
+
     static func parseUnits(_ raw: String, bytes: Bool) throws(BuiltinError) -> Value {
         let name = bytes ? "units.parse_bytes" : "units.parse"
         let noun = bytes ? "byte amount" : "amount"
-        var s = raw
-        if s.hasPrefix("\"") && s.hasSuffix("\"") && s.count >= 2 { s = String(s.dropFirst().dropLast()) }
+        var s = raw.replacingOccurrences("\"", "")
+        if bytes { s = s.lowercased() }
         if s.contains(" ") { throw BuiltinError.failure("\(name): spaces not allowed in resource strings") }
-        var numEnd = s.startIndex
-        var seenDigit = false
-        for (idx, ch) in zip(s.indices, s) {
-            if ch.isASCII && (ch.isNumber || ch == "." || ((ch == "-" || ch == "+") && idx == s.startIndex) || ((ch == "e" || ch == "E") && seenDigit && !bytes && false)) {
-                if ch.isNumber { seenDigit = true }
-                numEnd = s.index(after: idx)
-            } else {
-                break
-            }
-        }
-        let numText = String(s[..<numEnd])
-        let unit = String(s[numEnd...])
+        var (numText, unit) = try splitAmount(s, name: name)
         if numText.isEmpty { throw BuiltinError.failure("\(name): no \(noun) provided") }
-        guard let n = Number(text: numText.hasPrefix("+") ? String(numText.dropFirst()) : (numText.hasPrefix(".") ? "0" + numText : numText)) else {
-            throw BuiltinError.failure("\(name): could not parse \(noun) to a number")
-        }
-        let decimal: [String: Int] = ["": 0, "k": 3, "K": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18]
-        let binary: [String: Int] = ["ki": 10, "Ki": 10, "mi": 20, "Mi": 20, "gi": 30, "Gi": 30, "ti": 40, "Ti": 40, "pi": 50, "Pi": 50, "ei": 60, "Ei": 60]
-        var factor: Number
+        if !bytes && unit.count > 1 { unit = String(unit.prefix(1)) + unit.dropFirst().lowercased() }
+        let factor: Number
         if bytes {
-            var u = unit.lowercased()
-            if u.hasSuffix("b") { u.removeLast() }
-            let dec: [String: Int] = ["": 0, "k": 3, "m": 6, "g": 9, "t": 12, "p": 15, "e": 18]
-            let bin: [String: Int] = ["ki": 10, "mi": 20, "gi": 30, "ti": 40, "pi": 50, "ei": 60]
-            if let e = dec[u] { factor = pow10Number(e) } else if let e = bin[u] { factor = pow2Number(e) } else {
-                throw BuiltinError.failure("\(name): byte unit \(unit) not recognized")
-            }
-            let r = n * factor
-            return .number(Number(r.doubleValue.rounded(.down)) == r ? r : Number(r.doubleValue.rounded(.down)))
-        }
-        if unit == "m" {
-            factor = Number(exact: ExactDecimal(text: "0.001")!)
-        } else if let e = decimal[unit] {
-            factor = pow10Number(e)
-        } else if let e = binary[unit] {
-            factor = pow2Number(e)
-        } else if unit == "mi" || unit == "Mi" {
-            factor = pow2Number(20)
+            let table: [String: Number] = [
+                "": .int(1), "kb": pow10Number(3), "k": pow10Number(3), "kib": pow2Number(10), "ki": pow2Number(10),
+                "mb": pow10Number(6), "m": pow10Number(6), "mib": pow2Number(20), "mi": pow2Number(20),
+                "gb": pow10Number(9), "g": pow10Number(9), "gib": pow2Number(30), "gi": pow2Number(30),
+                "tb": pow10Number(12), "t": pow10Number(12), "tib": pow2Number(40), "ti": pow2Number(40),
+                "pb": pow10Number(15), "p": pow10Number(15), "pib": pow2Number(50), "pi": pow2Number(50),
+                "eb": pow10Number(18), "e": pow10Number(18), "eib": pow2Number(60), "ei": pow2Number(60),
+            ]
+            guard let f = table[unit] else { throw BuiltinError.failure("\(name): byte unit \(unit) not recognized") }
+            factor = f
         } else {
-            throw BuiltinError.failure("\(name): unit \(unit) not recognized")
+            let table: [String: Number] = [
+                "": .int(1), "m": Number(exact: ExactDecimal(text: "0.001")!), "k": pow10Number(3), "K": pow10Number(3),
+                "ki": pow2Number(10), "Ki": pow2Number(10), "M": pow10Number(6), "mi": pow2Number(20), "Mi": pow2Number(20),
+                "g": pow10Number(9), "G": pow10Number(9), "gi": pow2Number(30), "Gi": pow2Number(30),
+                "t": pow10Number(12), "T": pow10Number(12), "ti": pow2Number(40), "Ti": pow2Number(40),
+                "p": pow10Number(15), "P": pow10Number(15), "pi": pow2Number(50), "Pi": pow2Number(50),
+                "e": pow10Number(18), "E": pow10Number(18), "ei": pow2Number(60), "Ei": pow2Number(60),
+            ]
+            guard let f = table[unit] else { throw BuiltinError.failure("\(name): unit \(unit) not recognized") }
+            factor = f
         }
-        return .number(n * factor)
+        guard let exact = ExactDecimal(text: numText) else { throw BuiltinError.failure("\(name): could not parse \(noun) to a number") }
+        let product = ExactDecimal.multiply(exact, factor.exactDecimal)
+        if bytes {
+            // Whole bytes: truncate toward zero.
+            let whole = ExactDecimal(negative: product.negative, digits: Array(product.digits.prefix(max(0, product.exponent))), exponent: product.exponent)
+            return .number(Number(exact: whole))
+        }
+        return .number(Number(exact: product))
     }
 
     static func pow10Number(_ e: Int) -> Number {

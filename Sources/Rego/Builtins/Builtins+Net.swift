@@ -39,8 +39,12 @@ extension BuiltinFamilies {
                     guard case .string(let s) = v else { throw BuiltinError.operand(1, "one of {array, set} of strings", a[0]) }
                     if let n = IPNetwork(cidr: s) {
                         nets.append(n)
-                    } else if let ip = IPAddress(s) {
-                        nets.append(IPNetwork(base: ip, prefix: ip.bits))
+                    } else if let ip = IPAddress(s), ip.bits == 32 {
+                        // Go's IP.DefaultMask: the classful mask of a bare IPv4 address.
+                        let first = ip.bytes[0]
+                        let prefix = first < 0x80 ? 8 : (first < 0xC0 ? 16 : 24)
+                        if first >= 0xE0 { throw BuiltinError.failure("net.cidr_merge: IPv4 invalid: no default mask") }
+                        nets.append(IPNetwork(base: ip, prefix: prefix))
                     } else if s.contains(":") && !s.contains("/") {
                         throw BuiltinError.failure("net.cidr_merge: IPv6 invalid: needs prefix length")
                     } else {

@@ -64,6 +64,7 @@ public struct Compiler {
 
     mutating func buildRuleTree(_ m: Module) {
         let pkgKey = m.package.joined(separator: ".")
+        _ = tree.node(at: m.package)  // an empty package is still a document ({})
         for rule in m.rules {
             var path = m.package
             var suffix: [Term] = []

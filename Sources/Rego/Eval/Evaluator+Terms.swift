@@ -284,7 +284,11 @@ extension Evaluator {
         }
         let keyTerm = path[i]
         func visit(_ key: Value) throws {
-            let childBase = base?[key]
+            var childBase = base?[key]
+            // Base documents are stored under string keys: `data.x[2]` reads key "2".
+            if childBase == nil, case .number(let n) = key, let i = n.intValue, n.isInteger, case .object? = base {
+                childBase = base?[.string(String(i))]
+            }
             if case .string(let s) = key, let child = node.children[s] {
                 try self.walkData(child, base: childBase, prefix: prefix + [s], path: path, i + 1, f, k)
             } else if case .string(let s) = key, !self.state.overlays.isEmpty, self.state.overlays.contains(where: { $0.path.starts(with: prefix + [s]) }) {

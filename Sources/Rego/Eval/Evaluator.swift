@@ -117,6 +117,10 @@ final class Evaluator {
             }
         case .every(let key, let value, let coll, let body):
             try evalTerm(coll, f) { c in
+                switch c {
+                case .array, .object, .set: break
+                default: return  // a domain that is not a collection makes `every` undefined
+                }
                 var all = true
                 _ = try self.firstSolution { stopOuter in
                     try self.iterate(c) { kv, vv in

@@ -290,7 +290,7 @@ public struct Parser {
             e.withs = inner.withs
             e.text = sourceText(from: startIndex)
             return e
-        } else if peek.isIdent("some") && (peek(1).kind == .ident) && !peek(1).isIdent("in") {
+        } else if peek.isIdent("some") && !peek(1).newlineBefore && !(peek(1).kind == .punct && [".", "[", "(", "=", ":=", "==", "!=", ")", "]", "}", ",", ";"].contains(peek(1).text)) && !peek(1).isIdent("in") {
             e = try someExpr()
         } else if peek.isIdent("every") && peek(1).kind == .ident {
             e = try everyExpr()
@@ -508,6 +508,10 @@ public struct Parser {
             advance()
             result = try templateTerm(t)
         case .ident:
+            // `true.foo`, `null.x`: keywords may head references (and rule names).
+            if ["true", "false", "null"].contains(t.text) && peek(1).isPunct(".") && !peek(1).newlineBefore {
+                return try refTerm(allowCalls: true)
+            }
             switch t.text {
             case "true": advance(); result = Term(.value(.true), t.location)
             case "false": advance(); result = Term(.value(.false), t.location)
@@ -528,7 +532,7 @@ public struct Parser {
             switch t.text {
             case "(":
                 advance()
-                let inner = try termInfix()
+                let inner = try termInfix(allowKeyValueIn: true)
                 _ = try expect(")")
                 result = inner
             case "[":

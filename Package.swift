@@ -21,7 +21,14 @@ let package = Package(
     ],
     targets: [
         // MARK: - Pure Swift core: no I/O, no C.
-        .target(name: "Rego", swiftSettings: strictSettings),
+        .target(
+            name: "Rego",
+            swiftSettings: strictSettings + [
+                // The evaluator is written in continuation-passing style; specialising its
+                // mutually recursive closures makes the optimiser run for tens of minutes and
+                // many GiB. Without that one pass the release build takes under a minute.
+                .unsafeFlags(["-Xllvm", "-sil-disable-pass=closure-specialize"], .when(configuration: .release)),
+            ]),
 
         // MARK: - C libraries, each behind one thin module
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),

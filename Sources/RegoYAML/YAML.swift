@@ -83,10 +83,10 @@ public enum RegoYAML {
             },
             Builtin("yaml.unmarshal", arity: 1) { a, _ in
                 guard case .string(let s) = a[0] else { throw BuiltinError.operand(1, "string", a[0]) }
-                do { return try parse(s) } catch { throw BuiltinError.failure("\(error)") }
+                do { return try parse(s) } catch { throw BuiltinError.failure("yaml: \(error)") }
             },
             Builtin("yaml.is_valid", arity: 1) { a, _ in
-                guard case .string(let s) = a[0] else { throw BuiltinError.operand(1, "string", a[0]) }
+                guard case .string(let s) = a[0] else { return .false }
                 return .bool((try? parse(s)) != nil)
             },
         ]

@@ -214,7 +214,10 @@ extension BuiltinFamilies {
                 case .number: return a[0]
                 case .string(let s):
                     let t = s
-                    if t.isEmpty || t.hasPrefix("+") || t.lowercased().contains("inf") || t.lowercased().contains("nan") || t.hasPrefix("0x") {
+                    if t.lowercased().contains("inf") || t.lowercased().contains("nan") {
+                        throw BuiltinError.type("operand 1 must be a valid number string but got \(Value.string(s).regoQuoted)")
+                    }
+                    if t.isEmpty || t.hasPrefix("+") || t.hasPrefix("0x") {
                         throw BuiltinError.failure("strconv.ParseFloat: parsing \(Value.string(s).jsonString()): invalid syntax")
                     }
                     guard let n = Number(text: t) ?? Double(t).map(Number.init) else {

@@ -17,7 +17,12 @@ extension BuiltinFamilies {
             Builtin("hex.encode", arity: 1) { a, _ in .string(Hex.encode(Array(try a.string(0).utf8))) },
             Builtin("hex.decode", arity: 1) { a, _ in
                 let s = try a.string(0)
-                guard let d = Hex.decode(s) else { throw BuiltinError.failure("encoding/hex: invalid byte: \(s)") }
+                guard let d = Hex.decode(s) else {
+                    if s.utf8.count % 2 == 1, s.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit }) { throw BuiltinError.failure("encoding/hex: odd length hex string") }
+                    let bad = s.unicodeScalars.first { !$0.properties.isASCIIHexDigit } ?? "?"
+                    let hex = String(bad.value, radix: 16, uppercase: true)
+                    throw BuiltinError.failure("encoding/hex: invalid byte: U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex) '\(bad)'")
+                }
                 return .string(String(decoding: d, as: UTF8.self))
             },
             Builtin("urlquery.encode", arity: 1) { a, _ in .string(URLQuery.escape(try a.string(0))) },
@@ -53,6 +58,9 @@ extension BuiltinFamilies {
             Builtin("json.marshal", arity: 1) { a, _ in .string(a[0].jsonString()) },
             Builtin("json.marshal_with_options", arity: 2) { a, _ in
                 let opts = try a.object(1)
+                for key in opts.keys where ![Value.string("pretty"), .string("indent"), .string("prefix")].contains(key) {
+                    throw BuiltinError.failure("object contained unknown key \(key.jsonString())")
+                }
                 var indent = "\t", prefix = ""
                 var pretty = false
                 if case .bool(let p)? = opts["pretty"] { pretty = p }
@@ -62,7 +70,8 @@ extension BuiltinFamilies {
                 return .string(prefix + JSONIndent.render(a[0], indent: indent, prefix: prefix, level: 0))
             },
             Builtin("json.unmarshal", arity: 1) { a, _ in
-                do { return try Value.parseJSON(try a.string(0)) } catch { throw BuiltinError.failure("\(error)") }
+                let text = try a.string(0)
+                do { return try Value.parseJSON(text) } catch { throw BuiltinError.failure("\(error)") }
             },
             Builtin("json.is_valid", arity: 1) { a, _ in
                 guard case .string(let s) = a[0] else { return .false }

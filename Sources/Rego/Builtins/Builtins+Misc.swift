@@ -91,6 +91,12 @@ extension BuiltinFamilies {
 
     static var misc: [Builtin] {
         [
+            // Registered so that policies which mock it in tests (`with http.send as …`)
+            // compile; unmocked, it always fails: a policy must not give an agent's request
+            // a way out to the network.
+            Builtin("http.send", arity: 1) { _, _ in
+                throw BuiltinError.failure("http.send is disabled in Warden: policies may not call the network")
+            },
             Builtin(relation: "walk", arity: 1) { a, _ in
                 var out: [Value] = []
                 func visit(_ v: Value, _ path: [Value]) {

@@ -46,7 +46,7 @@ extension BuiltinFamilies {
                         if first >= 0xE0 { throw BuiltinError.failure("net.cidr_merge: IPv4 invalid: no default mask") }
                         nets.append(IPNetwork(base: ip, prefix: prefix))
                     } else if s.contains(":") && !s.contains("/") {
-                        throw BuiltinError.failure("net.cidr_merge: IPv6 invalid: needs prefix length")
+                        throw BuiltinError.failure("IPv6 invalid: needs prefix length")
                     } else {
                         throw BuiltinError.failure("invalid CIDR address: \(s)")
                     }

@@ -100,12 +100,11 @@ extension BuiltinFamilies {
         case (.object(let x), .object(let y)):
             for e in y.entries {
                 guard let v = x[e.key] else { return false }
-                if case .object = v, case .object = e.value {
+                switch (v, e.value) {
+                case (.object, .object), (.set, .set), (.array, .array), (.array, .set):
                     if !isSubset(sup: v, sub: e.value) { return false }
-                } else if case .set = v, case .set = e.value {
-                    if !isSubset(sup: v, sub: e.value) { return false }
-                } else if v != e.value {
-                    return false
+                default:
+                    if v != e.value { return false }
                 }
             }
             return true

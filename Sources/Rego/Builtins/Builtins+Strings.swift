@@ -28,7 +28,7 @@ extension BuiltinFamilies {
             Builtin("format_int", arity: 2) { a, _ in
                 let n = try a.number(0)
                 let base = try a.int(1)
-                guard [2, 8, 10, 16].contains(base) else { throw BuiltinError.failure("operand 2 must be one of {2, 8, 10, 16}") }
+                guard [2, 8, 10, 16].contains(base) else { throw BuiltinError.type("operand 2 must be one of {2, 8, 10, 16}") }
                 let d = n.doubleValue
                 let i = n.intValue ?? Int(d.rounded(.towardZero))
                 return .string(String(i, radix: base))
@@ -62,7 +62,7 @@ extension BuiltinFamilies {
                 var s = try a.string(1)
                 var pairs: [(String, String)] = []
                 for e in patterns.entries {
-                    guard case .string(let k) = e.key else { throw BuiltinError.operand(1, "object[string: string]", a[0]) }
+                    guard case .string(let k) = e.key else { throw BuiltinError.type("operand 1 non-string key found in pattern object") }
                     guard case .string(let v) = e.value else { throw BuiltinError.operand(1, "object[string: string]", a[0]) }
                     pairs.append((k, v))
                 }
@@ -134,7 +134,7 @@ extension BuiltinFamilies {
             if case .array(let a) = v { xs = a } else if case .set(let st) = v { xs = st.elements } else { xs = [] }
             var out: [String] = []
             for x in xs {
-                guard case .string(let s) = x else { throw BuiltinError.type("operand \(i) must be one of {string, set, array} but got \(v.typeName) containing \(x.typeName)") }
+                guard case .string(let s) = x else { throw BuiltinError.type("operand \(i) must be \(v.typeName) of strings but got \(v.typeName) containing \(x.typeName)") }
                 out.append(s)
             }
             return out

@@ -253,11 +253,22 @@ public struct Compiler {
             case .every(_, _, let coll, _):
                 collectVarNames(coll, into: &implicit)
             }
-            for w in e.withs { collectVarNames(w.value, into: &implicit) }
+            for w in e.withs where !namesFunction(w.value, ctx: ctx, scope: scope) {
+                collectVarNames(w.value, into: &implicit)
+            }
         }
         for n in implicit + extraNames where n != "_" && !isGlobalName(n, ctx: ctx, scope: scope) {
             if scope.lookup(n) == nil { _ = scope.declareLocal(n) }
         }
+    }
+
+    /// A `with` value such as `count` or `data.lib.f` names a function to mock with.
+    func namesFunction(_ t: Term, ctx: ModuleContext, scope: Scope) -> Bool {
+        guard let name = Parser.dottedName(t), scope.lookup(name[0]) == nil else { return false }
+        if builtins[name.joined(separator: ".")] != nil { return true }
+        if name[0] == "data", let node = treeLookup(Array(name.dropFirst())), node.isFunction { return true }
+        if ctx.ruleRoots.contains(name[0]), let node = treeLookup(ctx.package + name), node.isFunction { return true }
+        return false
     }
 
     mutating func resolveBody(_ body: [Expr], scope: Scope, ctx: ModuleContext, initiallyBound: Set<Int>) -> [Expr] {
@@ -471,11 +482,7 @@ public struct Compiler {
         let name = parts.joined(separator: ".")
         if builtins[name] != nil { return .builtin(name) }
         if report {
-            if name == "http.send" || name == "net.lookup_ip_addr" || name == "opa.runtime" {
-                errors.append(RegoError(.type, "undefined function \(name): Warden does not offer builtins that reach the network or the host", at: location))
-            } else {
-                errors.append(RegoError(.type, "undefined function \(name)", at: location))
-            }
+            errors.append(RegoError(.type, "undefined function \(name)", at: location))
         }
         return nil
     }

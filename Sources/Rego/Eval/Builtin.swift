@@ -99,7 +99,8 @@ extension Array where Element == Value {
 
     func int(_ i: Int) throws(BuiltinError) -> Int {
         let n = try number(i)
-        guard let v = n.intValue, n.isInteger else { throw .operand(i + 1, "integer", self[i]) }
+        guard n.isInteger else { throw .type("operand \(i + 1) must be integer number but got floating-point number") }
+        guard let v = n.intValue else { throw .failure("operand \(i + 1) is too large") }
         return v
     }
 

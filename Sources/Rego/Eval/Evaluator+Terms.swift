@@ -2,6 +2,7 @@
 extension Evaluator {
     // MARK: - Terms
 
+    @inline(never)
     func evalTerm(_ t: Term, _ f: Frame, _ k: (Value) throws -> Void) throws {
         switch t.kind {
         case .value(let v):
@@ -60,6 +61,7 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func templateValue(_ e: Expr, _ f: Frame) throws -> String {
         var result: Value?
         let run = {
@@ -77,6 +79,7 @@ extension Evaluator {
         return v.regoText
     }
 
+    @inline(never)
     func evalItems(_ items: [Term], _ i: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
         if i == items.count { try k(acc); return }
         try evalTerm(items[i], f) { v in
@@ -87,6 +90,7 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func evalPairs(_ pairs: [(Term, Term)], _ i: Int, _ acc: [(Value, Value)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
         if i == pairs.count { try k(acc); return }
         try evalTerm(pairs[i].0, f) { key in
@@ -110,6 +114,7 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func unify(_ a: Term, _ b: Term, _ f: Frame, _ k: () throws -> Void) throws {
         if !isPattern(a, f) {
             try evalTerm(a, f) { va in try self.unifyValue(b, va, f, k) }
@@ -142,12 +147,14 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func unifyPairs(_ xs: [Term], _ ys: [Term], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
         if i == xs.count { try k(); return }
         try unify(xs[i], ys[i], f) { try self.unifyPairs(xs, ys, i + 1, f, k) }
     }
 
     /// Unifies a term with a value, binding the term's free variables.
+    @inline(never)
     func unifyValue(_ t: Term, _ v: Value, _ f: Frame, _ k: () throws -> Void) throws {
         switch t.kind {
         case .local(let s, _):
@@ -177,11 +184,13 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func unifyArray(_ items: [Term], _ vs: [Value], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
         if i == items.count { try k(); return }
         try unifyValue(items[i], vs[i], f) { try self.unifyArray(items, vs, i + 1, f, k) }
     }
 
+    @inline(never)
     func unifyObject(_ pairs: [(Term, Term)], _ o: RegoObject, _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
         if i == pairs.count { try k(); return }
         let (kt, vt) = pairs[i]
@@ -202,6 +211,7 @@ extension Evaluator {
 
     /// Calls `k(key, value)` for each element: array (index, element), object (key, value),
     /// set (element, element).
+    @inline(never)
     func iterate(_ c: Value, _ k: (Value, Value) throws -> Void) throws {
         switch c {
         case .array(let a): for (i, v) in a.enumerated() { try k(.int(i), v) }
@@ -213,6 +223,7 @@ extension Evaluator {
 
     // MARK: - References
 
+    @inline(never)
     func evalRef(_ head: Term, _ path: [Term], _ f: Frame, _ k: (Value) throws -> Void) throws {
         switch head.kind {
         case .dataRoot:
@@ -228,6 +239,7 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func walkValue(_ v: Value, _ path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
         if i == path.count { try k(v); return }
         let keyTerm = path[i]
@@ -271,6 +283,7 @@ extension Evaluator {
 
     /// Walks `data` along `path`: through the rule tree while there are nodes, then into
     /// values. A node with rules is evaluated whole and cached.
+    @inline(never)
     func walkData(_ node: RuleNode, base: Value?, prefix: [String], path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
         if !state.overlays.isEmpty, let ov = state.overlays.last(where: { $0.path == prefix }) {
             try walkValue(ov.value, path, i, f, k)
@@ -318,6 +331,7 @@ extension Evaluator {
     }
 
     /// Base data below a `with data…` override that has no rule node.
+    @inline(never)
     func walkOverlaid(_ base: Value?, prefix: [String], path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
         var v = base ?? .emptyObject
         for ov in state.overlays where ov.path.count >= prefix.count && ov.path.starts(with: prefix) {
@@ -327,6 +341,7 @@ extension Evaluator {
     }
 
     /// The whole document at a node: base data, the node's rules and its children, merged.
+    @inline(never)
     func nodeValue(_ node: RuleNode, base: Value?) throws -> Value? {
         if let cached = state.cache[node.id] { return cached }
         let v = try computeNodeValue(node, base: base)
@@ -334,8 +349,10 @@ extension Evaluator {
         return v
     }
 
+    @inline(never)
     func computeNodeValue(_ node: RuleNode, base: Value?) throws -> Value? {
-        var result: Value? = base
+        // A package or prefix with nothing defined in it is still a document: {}.
+        var result: Value? = base ?? (node.hasRules ? nil : .emptyObject)
         if node.hasRules {
             if let rv = try ruleValue(node) {
                 result = try result.map { try merge($0, rv, node) } ?? rv
@@ -358,6 +375,7 @@ extension Evaluator {
         return result
     }
 
+    @inline(never)
     func nodeValueWithOverlays(_ node: RuleNode, base: Value?, prefix: [String]) throws -> Value? {
         if !state.overlays.isEmpty {
             if let ov = state.overlays.last(where: { $0.path == prefix }) { return ov.value }
@@ -371,6 +389,7 @@ extension Evaluator {
         return try nodeValue(node, base: base)
     }
 
+    @inline(never)
     func merge(_ a: Value, _ b: Value, _ node: RuleNode) throws -> Value {
         guard case .object(var x) = a, case .object(let y) = b else {
             if a == b { return a }
@@ -384,6 +403,7 @@ extension Evaluator {
 
     // MARK: - Rules
 
+    @inline(never)
     func ruleValue(_ node: RuleNode) throws -> Value? {
         if inProgress.contains(node.id) {
             throw RegoError(.recursion, "rule data.\(node.path.joined(separator: ".")) is recursive", at: node.rules.first?.location)
@@ -398,6 +418,7 @@ extension Evaluator {
         }
     }
 
+    @inline(never)
     func completeValue(_ node: RuleNode) throws -> Value? {
         var result: Value?
         for rule in node.rules {
@@ -431,6 +452,7 @@ extension Evaluator {
         return result
     }
 
+    @inline(never)
     func multiValue(_ node: RuleNode) throws -> Value? {
         var out = SetBuilder()
         for rule in node.rules {
@@ -443,6 +465,7 @@ extension Evaluator {
         return .set(out.build())
     }
 
+    @inline(never)
     func partialObjectValue(_ node: RuleNode) throws -> Value? {
         var obj = Value.emptyObject
         var defined = false
@@ -469,6 +492,7 @@ extension Evaluator {
         return obj
     }
 
+    @inline(never)
     func insertPath(_ base: Value, _ keys: ArraySlice<Value>, _ v: Value, _ loc: Location) throws -> Value {
         guard let first = keys.first else { return v }
         guard case .object(var o) = base else {

@@ -68,11 +68,13 @@ final class Evaluator {
 
     // MARK: - Bodies and expressions
 
+    @inline(never)
     func evalBody(_ body: [Expr], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
         if i == body.count { try k(); return }
         try evalExpr(body[i], f) { try self.evalBody(body, i + 1, f, k) }
     }
 
+    @inline(never)
     func evalExpr(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
         try step(e.location)
         if !e.withs.isEmpty {
@@ -86,6 +88,7 @@ final class Evaluator {
         try evalExprNegatable(e, f, k)
     }
 
+    @inline(never)
     func evalExprNegatable(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
         if e.negated {
             let found = try firstSolution { stop in try evalExprPlain(e, f, stop) }
@@ -95,6 +98,7 @@ final class Evaluator {
         try evalExprPlain(e, f, k)
     }
 
+    @inline(never)
     func evalExprPlain(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
         switch e.kind {
         case .term(let t):
@@ -144,6 +148,7 @@ final class Evaluator {
     /// Applies `with` modifiers around `body`. `body` receives `restore`, which runs a
     /// continuation with the outer state back in place (the rest of the query must not see
     /// the modifiers), then puts the modified state back for further backtracking.
+    @inline(never)
     func withModifiers(_ withs: [WithModifier], _ f: Frame, _ body: (_ restore: (() throws -> Void) throws -> Void) throws -> Void) throws {
         var values: [Value?] = []
         var mockTargets: [CallTarget?] = []
@@ -215,6 +220,7 @@ final class Evaluator {
 
     // MARK: - Calls
 
+    @inline(never)
     func evalCallExpr(_ target: CallTarget, _ args: [Term], _ loc: Location, _ f: Frame, _ k: () throws -> Void) throws {
         if case .builtin("print") = target, state.mocks.isEmpty {
             try evalPrint(args, f)
@@ -240,6 +246,7 @@ final class Evaluator {
         }
     }
 
+    @inline(never)
     func evalPrint(_ args: [Term], _ f: Frame) throws {
         var parts: [String] = []
         for a in args {
@@ -264,8 +271,19 @@ final class Evaluator {
         }
     }
 
+    @inline(never)
     func evalArgs(_ args: [Term], _ i: Int, _ n: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
         if i == n { try k(acc); return }
+        // `x == input.xs[x]`: a bare variable that a later argument binds is read after it.
+        if case .local(let s, _) = args[i].kind, f.slots[s] == nil, i + 1 < n {
+            try evalArgs(args, i + 1, n, acc + [.null], f) { vals in
+                guard let v = f.slots[s] else { throw RegoError(.unsafeVar, "var \(args[i].localName) is unsafe", at: args[i].location) }
+                var filled = vals
+                filled[i] = v
+                try k(filled)
+            }
+            return
+        }
         if case .value(let v) = args[i].kind {
             var next = acc
             next.append(v)
@@ -279,6 +297,7 @@ final class Evaluator {
         }
     }
 
+    @inline(never)
     func call(_ target: CallTarget, _ args: [Value], _ loc: Location) throws -> Value? {
         if !state.mocks.isEmpty, let mock = state.mocks[target.displayName] {
             switch mock {
@@ -312,6 +331,7 @@ final class Evaluator {
 
     /// The one place builtin errors get the builtin's name and the call's location; in
     /// OPA's default (non-strict) mode they make the call undefined instead.
+    @inline(never)
     func callBuiltin(_ name: String, _ loc: Location, _ body: (BuiltinContext) throws -> Value?) throws -> Value? {
         do {
             return try body(context)
@@ -323,6 +343,7 @@ final class Evaluator {
         }
     }
 
+    @inline(never)
     func callFunction(_ path: [String], _ args: [Value], _ loc: Location) throws -> Value? {
         guard let node = policy.root.lookup(path[...]) else {
             throw RegoError(.type, "undefined function data.\(path.joined(separator: "."))", at: loc)
@@ -360,12 +381,20 @@ final class Evaluator {
         return result
     }
 
+    @inline(never)
     func unifyArgs(_ params: [Term], _ args: [Value], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
         if i == params.count { try k(); return }
         try unifyValue(params[i], args[i], f) { try self.unifyArgs(params, args, i + 1, f, k) }
     }
 
     static func trueTerm(_ loc: Location) -> Term { Term(.value(.true), loc) }
+}
+
+extension Term {
+    var localName: String {
+        if case .local(_, let n) = kind { return n }
+        return "?"
+    }
 }
 
 /// Options for one evaluation.

@@ -508,8 +508,8 @@ public struct Parser {
             advance()
             result = try templateTerm(t)
         case .ident:
-            // `true.foo`, `null.x`: keywords may head references (and rule names).
-            if ["true", "false", "null"].contains(t.text) && peek(1).isPunct(".") && !peek(1).newlineBefore {
+            // `true.foo`, `else.x`: keywords may head references (and rule names).
+            if isKeyword(t.text) && peek(1).isPunct(".") && !peek(1).newlineBefore {
                 return try refTerm(allowCalls: true)
             }
             switch t.text {

@@ -32,6 +32,7 @@ let package = Package(
 
         // MARK: - C libraries, each behind one thin module
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // RE2 is C++: a few lines of shim give it a C surface.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
@@ -39,6 +40,10 @@ let package = Package(
         .target(
             name: "RegoLoader",
             dependencies: ["Rego", "RegoYAML", "CZlib"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "AgentIdentity",
+            dependencies: ["Rego", "COpenSSL"],
             swiftSettings: strictSettings),
         .target(
             name: "RegoRegex",
@@ -53,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "Rego", "RegoYAML", "RegoRegex", "RegoLoader",
+                "Rego", "RegoYAML", "RegoRegex", "RegoLoader", "AgentIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),

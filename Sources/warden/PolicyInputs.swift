@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Rego
 import RegoLoader
+import AgentIdentity
 import RegoRegex
 import RegoYAML
 
@@ -10,6 +11,7 @@ var commandLineBuiltins: BuiltinRegistry {
     var r = BuiltinRegistry.core
     r.register(RegoYAML.builtins)
     r.register(RegoRegex.builtins)
+    r.register(RegoCryptoBuiltins.all)
     return r
 }
 

@@ -147,17 +147,11 @@ public final class PublicKey: @unchecked Sendable {
 
     /// An RSA key from its modulus and exponent (big-endian bytes).
     public static func rsa(n: [UInt8], e: [UInt8]) throws(CryptoError) -> PublicKey {
-        guard let bld = OSSL_PARAM_BLD_new() else { throw CryptoError("out of memory") }
-        defer { OSSL_PARAM_BLD_free(bld) }
-        let bn = n.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32($0.count), nil) }
-        let be = e.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32($0.count), nil) }
-        defer { BN_free(bn); BN_free(be) }
-        guard bn != nil, be != nil,
-              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1,
-              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1,
-              let params = OSSL_PARAM_BLD_to_param(bld) else { throw CryptoError("invalid RSA key parameters") }
-        defer { OSSL_PARAM_free(params) }
-        return try fromData("RSA", params)
+        let pkey = n.withUnsafeBufferPointer { nb in
+            e.withUnsafeBufferPointer { eb in copenssl_rsa_public_key(nb.baseAddress, nb.count, eb.baseAddress, eb.count) }
+        }
+        guard let pkey else { throw CryptoError.openSSL("invalid RSA key") }
+        return try PublicKey(pkey: pkey)
     }
 
     /// An EC key on P-256, P-384 or P-521 from its affine coordinates.
@@ -171,26 +165,8 @@ public final class PublicKey: @unchecked Sendable {
         }
         guard x.count <= size, y.count <= size else { throw CryptoError("EC coordinates too long for \(curve)") }
         let point = [UInt8(4)] + [UInt8](repeating: 0, count: size - x.count) + x + [UInt8](repeating: 0, count: size - y.count) + y
-        guard let bld = OSSL_PARAM_BLD_new() else { throw CryptoError("out of memory") }
-        defer { OSSL_PARAM_BLD_free(bld) }
-        let pushed = group.withCString { g in
-            point.withUnsafeBytes { p in
-                OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, g, 0) == 1
-                    && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, p.baseAddress, p.count) == 1
-            }
-        }
-        guard pushed, let params = OSSL_PARAM_BLD_to_param(bld) else { throw CryptoError("invalid EC key parameters") }
-        defer { OSSL_PARAM_free(params) }
-        return try fromData("EC", params)
-    }
-
-    static func fromData(_ type: String, _ params: UnsafeMutablePointer<OSSL_PARAM>) throws(CryptoError) -> PublicKey {
-        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, type, nil) else { throw CryptoError.openSSL("no \(type) support") }
-        defer { EVP_PKEY_CTX_free(ctx) }
-        var pkey: OpaquePointer?
-        guard EVP_PKEY_fromdata_init(ctx) == 1, EVP_PKEY_fromdata(ctx, &pkey, copenssl_selection_public_key(), params) == 1, let pkey else {
-            throw CryptoError.openSSL("invalid \(type) key")
-        }
+        let pkey = point.withUnsafeBufferPointer { p in copenssl_ec_public_key(group, p.baseAddress, p.count) }
+        guard let pkey else { throw CryptoError.openSSL("invalid EC key for \(curve)") }
         return try PublicKey(pkey: pkey)
     }
 

@@ -77,6 +77,8 @@ public enum RegoCryptoBuiltins {
         // Nested tokens (cty: JWT) are verified at the outer level, then decoded through.
         guard case .string(let headerAlg)? = parsed.header["alg"], let sigAlg = SignatureAlgorithm(rawValue: headerAlg) else { return invalid }
         if let alg, alg != headerAlg { return invalid }
+        // No JWS extensions are understood, so a token that makes any critical is refused.
+        if parsed.header["crit"] != nil { return invalid }
         var verified = false
         if let secret, sigAlg.isHMAC {
             verified = parsed.verifyHMAC(sigAlg, secret: Array(secret.utf8))
@@ -124,19 +126,21 @@ struct JWS {
 
     static func parse(_ token: String) throws(BuiltinError) -> JWS {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 1 { throw BuiltinError.failure("encoded JWT had no period separators") }
         guard parts.count == 3 else { throw BuiltinError.failure("encoded JWT must have 3 sections, found \(parts.count)") }
-        guard let h = Base64.decode(String(parts[0]), url: true, requirePadding: false) else {
-            throw BuiltinError.failure("JWT header had invalid encoding: illegal base64 data")
+        func decodePart(_ i: Int, _ name: String) throws(BuiltinError) -> [UInt8] {
+            let text = String(parts[i])
+            guard let b = Base64.decode(text, url: true, requirePadding: false) else {
+                throw BuiltinError.failure("JWT \(name) had invalid encoding: illegal base64 data at input byte \(Base64.errorOffset(text, url: true))")
+            }
+            return b
         }
+        let h = try decodePart(0, "header")
         let headerValue: Value
         do { headerValue = try Value.parseJSON(bytes: h) } catch { throw BuiltinError.failure("JWT header had invalid encoding: \(error)") }
         guard case .object(let header) = headerValue else { throw BuiltinError.failure("JWT header must be a JSON object") }
-        guard let p = Base64.decode(String(parts[1]), url: true, requirePadding: false) else {
-            throw BuiltinError.failure("JWT payload had invalid encoding: illegal base64 data")
-        }
-        guard let s = Base64.decode(String(parts[2]), url: true, requirePadding: false) else {
-            throw BuiltinError.failure("JWT signature had invalid encoding: illegal base64 data")
-        }
+        let p = try decodePart(1, "payload")
+        let s = try decodePart(2, "signature")
         return JWS(header: header, headerValue: headerValue, payloadBytes: p, signature: s,
                    signingInput: Array(parts[0].utf8) + [UInt8(ascii: ".")] + Array(parts[1].utf8))
     }
@@ -146,10 +150,9 @@ struct JWS {
         let t = try parse(token)
         if t.header["enc"] != nil { throw BuiltinError.failure("JWT is a JWE object, which is not supported") }
         if case .string(let cty)? = t.header["cty"], cty.uppercased() == "JWT" {
-            guard case .string(let inner)? = try? Value.parseJSON(bytes: t.payloadBytes) else {
-                throw BuiltinError.failure("nested JWT payload must be a JSON string")
-            }
-            return try decodeForRego(inner)
+            // The inner token, as a JSON string or as plain text.
+            if case .string(let inner)? = try? Value.parseJSON(bytes: t.payloadBytes) { return try decodeForRego(inner) }
+            return try decodeForRego(String(decoding: t.payloadBytes, as: UTF8.self))
         }
         let payload: Value
         do { payload = try Value.parseJSON(bytes: t.payloadBytes) } catch {

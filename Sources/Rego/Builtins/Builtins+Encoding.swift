@@ -4,14 +4,20 @@ extension BuiltinFamilies {
         [
             Builtin("base64.encode", arity: 1) { a, _ in .string(Base64.encode(Array(try a.string(0).utf8), url: false, pad: true)) },
             Builtin("base64.decode", arity: 1) { a, _ in
-                guard let d = Base64.decode(try a.string(0), url: false, requirePadding: true) else { throw BuiltinError.failure("illegal base64 data at input byte 0") }
+                let text = try a.string(0)
+                guard let d = Base64.decode(text, url: false, requirePadding: true) else {
+                    throw BuiltinError.failure("illegal base64 data at input byte \(Base64.errorOffset(text, url: false))")
+                }
                 return .string(String(decoding: d, as: UTF8.self))
             },
             Builtin("base64.is_valid", arity: 1) { a, _ in .bool(Base64.decode(try a.string(0), url: false, requirePadding: true) != nil) },
             Builtin("base64url.encode", arity: 1) { a, _ in .string(Base64.encode(Array(try a.string(0).utf8), url: true, pad: true)) },
             Builtin("base64url.encode_no_pad", arity: 1) { a, _ in .string(Base64.encode(Array(try a.string(0).utf8), url: true, pad: false)) },
             Builtin("base64url.decode", arity: 1) { a, _ in
-                guard let d = Base64.decode(try a.string(0), url: true, requirePadding: false) else { throw BuiltinError.failure("illegal base64 data at input byte 0") }
+                let text = try a.string(0)
+                guard let d = Base64.decode(text, url: true, requirePadding: false) else {
+                    throw BuiltinError.failure("illegal base64 data at input byte \(Base64.errorOffset(text, url: true))")
+                }
                 return .string(String(decoding: d, as: UTF8.self))
             },
             Builtin("hex.encode", arity: 1) { a, _ in .string(Hex.encode(Array(try a.string(0).utf8))) },
@@ -129,6 +135,22 @@ public enum Base64 {
             if pad { out += [61] }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Go's "illegal base64 data at input byte N": where decoding `s` fails.
+    public static func errorOffset(_ s: String, url: Bool) -> Int {
+        let chars = Array(s.utf8)
+        for (i, c) in chars.enumerated() {
+            switch c {
+            case 65...90, 97...122, 48...57: continue
+            case 43, 47 where !url: continue
+            case 45, 95 where url: continue
+            case 61: return i
+            default: return i
+            }
+        }
+        // Only the length is wrong: Go reports the position of the incomplete group.
+        return chars.count - chars.count % 4
     }
 
     /// Decodes; nil for invalid input. URL decoding accepts input with or without padding.

@@ -213,6 +213,8 @@ extension Evaluator {
     /// set (element, element).
     @inline(never)
     func iterate(_ c: Value, _ k: (Value, Value) throws -> Void) throws {
+        steps += c.count
+        if steps > options.maxSteps { throw RegoError(.evalLimit, "evaluation exceeded its limit of \(options.maxSteps) steps") }
         switch c {
         case .array(let a): for (i, v) in a.enumerated() { try k(.int(i), v) }
         case .object(let o): for e in o.entries { try k(e.key, e.value) }
@@ -240,12 +242,14 @@ extension Evaluator {
     }
 
     @inline(never)
-    func walkValue(_ v: Value, _ path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
+    func walkValue(_ v: Value, _ path: [Term], _ i: Int, _ f: Frame, baseDocument: Bool = false, _ k: (Value) throws -> Void) throws {
         if i == path.count { try k(v); return }
         let keyTerm = path[i]
         switch keyTerm.kind {
         case .value(let key):
-            if let child = v[key] { try walkValue(child, path, i + 1, f, k) }
+            if let child = v[key] ?? (baseDocument ? Evaluator.storageKeyLookup(v, key) : nil) {
+                try walkValue(child, path, i + 1, f, baseDocument: baseDocument, k)
+            }
             return
         case .local(let s, _):
             if let key = f.slots[s] {
@@ -256,6 +260,8 @@ extension Evaluator {
             break
         }
         if isPattern(keyTerm, f) {
+            steps += v.count
+            if steps > options.maxSteps { throw RegoError(.evalLimit, "evaluation exceeded its limit of \(options.maxSteps) steps", at: keyTerm.location) }
             switch v {
             case .array(let a):
                 for (idx, el) in a.enumerated() {
@@ -281,6 +287,13 @@ extension Evaluator {
 
     // MARK: - The data document
 
+    /// Base documents are stored under string keys, as OPA's store keeps them, so
+    /// `data.x[2]` also finds the key "2".
+    static func storageKeyLookup(_ v: Value, _ key: Value) -> Value? {
+        guard case .object = v, case .number(let n) = key, n.isInteger, let i = n.intValue else { return nil }
+        return v[.string(String(i))]
+    }
+
     /// Walks `data` along `path`: through the rule tree while there are nodes, then into
     /// values. A node with rules is evaluated whole and cached.
     @inline(never)
@@ -297,17 +310,13 @@ extension Evaluator {
         }
         let keyTerm = path[i]
         func visit(_ key: Value) throws {
-            var childBase = base?[key]
-            // Base documents are stored under string keys: `data.x[2]` reads key "2".
-            if childBase == nil, case .number(let n) = key, let i = n.intValue, n.isInteger, case .object? = base {
-                childBase = base?[.string(String(i))]
-            }
+            let childBase = base.flatMap { $0[key] ?? Evaluator.storageKeyLookup($0, key) }
             if case .string(let s) = key, let child = node.children[s] {
                 try self.walkData(child, base: childBase, prefix: prefix + [s], path: path, i + 1, f, k)
             } else if case .string(let s) = key, !self.state.overlays.isEmpty, self.state.overlays.contains(where: { $0.path.starts(with: prefix + [s]) }) {
                 try self.walkOverlaid(childBase, prefix: prefix + [s], path: path, i + 1, f, k)
             } else if let childBase {
-                try self.walkValue(childBase, path, i + 1, f, k)
+                try self.walkValue(childBase, path, i + 1, f, baseDocument: true, k)
             }
         }
         if isPattern(keyTerm, f) {

@@ -154,7 +154,7 @@ public struct Parser {
             rule.args = args
         }
 
-        if peek.isIdent("contains") && !peek.newlineBefore {
+        if peek.isIdent("contains") && !peek.newlineBefore && !peek(1).isPunct(".") {
             advance()
             rule.key = try termInfix()
             rule.isMultiValue = true
@@ -175,7 +175,7 @@ public struct Parser {
         try ruleBody(rule)
         // `else` chains.
         var tail = rule
-        while peek.isIdent("else") {
+        while peek.isIdent("else") && !peek(1).isPunct(".") {
             let elseTok = advance()
             let e = Rule(headRef: rule.headRef, location: elseTok.location)
             e.args = rule.args
@@ -195,7 +195,7 @@ public struct Parser {
 
     /// `if { ... }`, `if expr`, or a v0-style `{ ... }` block.
     mutating func ruleBody(_ rule: Rule) throws(RegoError) {
-        if peek.isIdent("if") {
+        if peek.isIdent("if") && !peek(1).isPunct(".") {
             advance()
             rule.hasExplicitBody = true
             if peek.isPunct("{") && looksLikeBody() {

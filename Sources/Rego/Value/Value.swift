@@ -44,6 +44,16 @@ public enum Value: Sendable {
         }
     }
 
+    /// Elements of a collection (0 for scalars): what iterating it costs.
+    public var count: Int {
+        switch self {
+        case .array(let a): return a.count
+        case .object(let o): return o.count
+        case .set(let s): return s.count
+        default: return 0
+        }
+    }
+
     public var isFalse: Bool {
         if case .bool(false) = self { return true }
         return false

@@ -1,0 +1,75 @@
+import Testing
+@testable import Rego
+
+struct ValueTests {
+    @Test func ordersAcrossTypesLikeOPA() {
+        let ordered: [Value] = [.null, .false, .true, .int(-1), .int(2), .string("a"), .array([]), .emptyObject, .emptySet]
+        for i in 0..<ordered.count - 1 {
+            #expect(Value.compare(ordered[i], ordered[i + 1]) < 0, "\(ordered[i].regoText) < \(ordered[i + 1].regoText)")
+        }
+    }
+
+    @Test func numbersCompareExactly() throws {
+        let big = try #require(Number(text: "123456789012345678901234567890"))
+        let bigger = try #require(Number(text: "123456789012345678901234567891"))
+        #expect(big < bigger)
+        #expect(Number(text: "1")! == Number(text: "1.0")!)
+        #expect(Number(text: "1e3")! == .int(1000))
+        #expect(big.description == "123456789012345678901234567890")
+    }
+
+    @Test func jsonRoundTripKeepsNumbersAndOrder() throws {
+        let text = #"{"b":[1,2.5,123456789012345678901234567890],"a":{"x":null,"y":"\u00e9\n"}}"#
+        let v = try Value.parseJSON(text)
+        #expect(v.jsonString() == #"{"a":{"x":null,"y":"é\n"},"b":[1,2.5,123456789012345678901234567890]}"#)
+    }
+
+    @Test func jsonRefusesDuplicateKeysWhenAsked() {
+        #expect(throws: JSONError.self) { try Value.parseJSON(#"{"exp":1,"exp":2}"#, rejectDuplicateKeys: true) }
+        #expect((try? Value.parseJSON(#"{"exp":1,"exp":2}"#)) == .object(RegoObject(fields: ["exp": .int(2)])))
+    }
+
+    @Test func jsonBoundsNesting() {
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        #expect(throws: JSONError.self) { try Value.parseJSON(deep) }
+    }
+
+    @Test func setsAreSortedAndUnique() {
+        let s = RegoSet([.int(3), .int(1), .int(3), .string("a")])
+        #expect(s.elements == [.int(1), .int(3), .string("a")])
+        #expect(Value.set(s).regoText == #"{1, 3, "a"}"#)
+    }
+}
+
+struct ErrorLocationTests {
+    @Test func parseErrorsNameFileLineAndColumn() {
+        do {
+            _ = try Rego.compile(sources: [Source(name: "policy.rego", text: "package p\n\nallow if {\n  input.x ==\n}\n")])
+            Issue.record("expected a parse error")
+        } catch {
+            let e = error.errors[0]
+            #expect(e.code == .parse)
+            #expect(e.location?.file == "policy.rego")
+            #expect(e.location?.row == 5)
+        }
+    }
+
+    @Test func renderedErrorsQuoteTheLine() {
+        let src = Source(name: "p.rego", text: "package p\nallow if { x > 1 }\n")
+        do {
+            _ = try Rego.compile(sources: [src])
+            Issue.record("expected an unsafe variable error")
+        } catch {
+            let text = error.errors[0].rendered(sources: ["p.rego": src])
+            #expect(text.contains("p.rego:2:12: rego_unsafe_var_error: var x is unsafe"))
+            #expect(text.contains("allow if { x > 1 }"))
+        }
+    }
+
+    @Test func stepLimitStopsRunawayEvaluation() throws {
+        let policy = try Rego.compile(sources: [Source(name: "p.rego", text: "package p\nn := count([x | some x in numbers.range(1, 100000)])\n")])
+        var options = EvalOptions()
+        options.maxSteps = 1000
+        #expect(throws: RegoError.self) { try policy.evaluate(path: ["p", "n"], input: nil, options: options) }
+    }
+}

@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // MARK: - Pure Swift core: no I/O, no C.
@@ -33,10 +34,25 @@ let package = Package(
         // MARK: - C libraries, each behind one thin module
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // Not pkgConfig: grpc.pc expands to dozens of absl flags SwiftPM cannot handle.
+        .systemLibrary(name: "CGRPCCore", path: "Sources/CGRPCCore"),
         // RE2 is C++: a few lines of shim give it a C surface.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
+        // MARK: - Generated messages (make proto)
+        .target(
+            name: "EnvoyProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+
         // MARK: - Adapters
+        .target(
+            name: "GRPCRuntime",
+            dependencies: ["CGRPCCore"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "ExtAuthz",
+            dependencies: ["Rego", "EnvoyProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strictSettings),
         .target(
             name: "RegoLoader",
             dependencies: ["Rego", "RegoYAML", "CZlib"],
@@ -54,11 +70,20 @@ let package = Package(
             dependencies: ["Rego", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings),
 
+        // MARK: - The pipeline and wiring
+        .target(
+            name: "Warden",
+            dependencies: [
+                "Rego", "RegoLoader", "RegoYAML", "RegoRegex", "AgentIdentity", "ExtAuthz", "EnvoyProto", "GRPCRuntime",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings),
+
         // MARK: - The command line
         .executableTarget(
             name: "warden",
             dependencies: [
-                "Rego", "RegoYAML", "RegoRegex", "RegoLoader", "AgentIdentity",
+                "Rego", "RegoYAML", "RegoRegex", "RegoLoader", "AgentIdentity", "Warden", "GRPCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),

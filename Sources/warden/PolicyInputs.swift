@@ -2,18 +2,10 @@ import ArgumentParser
 import Foundation
 import Rego
 import RegoLoader
-import AgentIdentity
-import RegoRegex
-import RegoYAML
+import Warden
 
-/// The builtins the command line offers: the core plus the adapters' families.
-var commandLineBuiltins: BuiltinRegistry {
-    var r = BuiltinRegistry.core
-    r.register(RegoYAML.builtins)
-    r.register(RegoRegex.builtins)
-    r.register(RegoCryptoBuiltins.all)
-    return r
-}
+/// The builtins the command line offers: the same as the server's.
+var commandLineBuiltins: BuiltinRegistry { WardenBuiltins.registry }
 
 /// Why policies could not be loaded: the errors, and the sources to quote them from.
 struct PolicyLoadFailure: Error {

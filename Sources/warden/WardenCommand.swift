@@ -5,5 +5,5 @@ struct WardenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden",
         abstract: "The authorization layer for AI agents: Envoy ext_authz with Rego policies.",
-        subcommands: [EvalCommand.self, TestCommand.self, CheckCommand.self])
+        subcommands: [ServeCommand.self, EvalCommand.self, TestCommand.self, CheckCommand.self])
 }

@@ -1,0 +1,228 @@
+public import EnvoyProto
+public import Rego
+public import SwiftProtobuf
+
+/// Builds OPA-Envoy's input document from a CheckRequest, directly as Rego values (no JSON
+/// round trip). Field names and encodings are protojson's, as OPA-Envoy's: camelCase
+/// names, int64 as strings, bytes as base64, defaults omitted.
+public enum EnvoyInput {
+    public static let version: Value = .object(RegoObject(fields: ["ext_authz": .string("v3"), "encoding": .string("protojson")]))
+
+    public static func build(_ request: Envoy_Service_Auth_V3_CheckRequest) -> Value {
+        let attributes = request.attributes
+        var attrs = RegoObject()
+        if attributes.hasSource { attrs["source"] = peer(attributes.source) }
+        if attributes.hasDestination { attrs["destination"] = peer(attributes.destination) }
+        var http = RegoObject()
+        if attributes.hasRequest {
+            var req = RegoObject()
+            if attributes.request.hasTime { req["time"] = .string(rfc3339(attributes.request.time)) }
+            if attributes.request.hasHTTP {
+                http = httpRequest(attributes.request.http)
+                req["http"] = .object(http)
+            }
+            attrs["request"] = .object(req)
+        }
+        if !attributes.contextExtensions.isEmpty { attrs["contextExtensions"] = stringMap(attributes.contextExtensions) }
+        if attributes.hasMetadataContext { attrs["metadataContext"] = metadata(attributes.metadataContext) }
+        if attributes.hasRouteMetadataContext { attrs["routeMetadataContext"] = metadata(attributes.routeMetadataContext) }
+        if attributes.hasTlsSession, !attributes.tlsSession.sni.isEmpty {
+            attrs["tlsSession"] = .object(RegoObject(fields: ["sni": .string(attributes.tlsSession.sni)]))
+        }
+
+        var input = RegoObject()
+        input["attributes"] = .object(attrs)
+        let rawPath = attributes.request.http.path
+        let (pathPart, query) = splitPathAndQuery(rawPath)
+        input["parsed_path"] = .array(parsedPath(pathPart).map { .string($0) })
+        input["parsed_query"] = parsedQuery(query)
+        let (parsedBody, truncated) = parseBody(attributes.request.http)
+        input["parsed_body"] = parsedBody ?? .null
+        input["truncated_body"] = .bool(truncated)
+        input["version"] = version
+        return .object(input)
+    }
+
+    // MARK: - Attributes
+
+    static func peer(_ p: Envoy_Service_Auth_V3_AttributeContext.Peer) -> Value {
+        var o = RegoObject()
+        if p.hasAddress {
+            var addr = RegoObject()
+            switch p.address.address {
+            case .socketAddress(let s)?:
+                var sa = RegoObject()
+                if !s.address.isEmpty { sa["address"] = .string(s.address) }
+                switch s.portSpecifier {
+                case .portValue(let port)?: sa["portValue"] = .int(Int(port))
+                case .namedPort(let name)?: sa["namedPort"] = .string(name)
+                case nil: break
+                }
+                if s.`protocol` == .udp { sa["protocol"] = .string("UDP") }
+                addr["socketAddress"] = .object(sa)
+            case .pipe(let pipe)?:
+                var po = RegoObject(fields: ["path": .string(pipe.path)])
+                if pipe.mode != 0 { po["mode"] = .int(Int(pipe.mode)) }
+                addr["pipe"] = .object(po)
+            case nil:
+                break
+            }
+            o["address"] = .object(addr)
+        }
+        if !p.service.isEmpty { o["service"] = .string(p.service) }
+        if !p.labels.isEmpty { o["labels"] = stringMap(p.labels) }
+        if !p.principal.isEmpty { o["principal"] = .string(p.principal) }
+        if !p.certificate.isEmpty { o["certificate"] = .string(p.certificate) }
+        return .object(o)
+    }
+
+    static func httpRequest(_ h: Envoy_Service_Auth_V3_AttributeContext.HttpRequest) -> RegoObject {
+        var o = RegoObject()
+        if !h.id.isEmpty { o["id"] = .string(h.id) }
+        if !h.method.isEmpty { o["method"] = .string(h.method) }
+        if !h.headers.isEmpty { o["headers"] = stringMap(h.headers) }
+        if h.hasHeaderMap {
+            o["headerMap"] = .object(RegoObject(fields: ["headers": .array(h.headerMap.headers.map { hv in
+                var x = RegoObject(fields: ["key": .string(hv.key)])
+                if !hv.value.isEmpty { x["value"] = .string(hv.value) }
+                if !hv.rawValue.isEmpty { x["rawValue"] = .string(Base64.encode(Array(hv.rawValue), url: false, pad: true)) }
+                return .object(x)
+            })]))
+        }
+        if !h.path.isEmpty { o["path"] = .string(h.path) }
+        if !h.host.isEmpty { o["host"] = .string(h.host) }
+        if !h.scheme.isEmpty { o["scheme"] = .string(h.scheme) }
+        if !h.query.isEmpty { o["query"] = .string(h.query) }
+        if !h.fragment.isEmpty { o["fragment"] = .string(h.fragment) }
+        if h.size != 0 { o["size"] = .string(String(h.size)) }
+        if !h.`protocol`.isEmpty { o["protocol"] = .string(h.`protocol`) }
+        if !h.body.isEmpty { o["body"] = .string(h.body) }
+        if !h.rawBody.isEmpty { o["rawBody"] = .string(Base64.encode(Array(h.rawBody), url: false, pad: true)) }
+        return o
+    }
+
+    static func stringMap(_ m: [String: String]) -> Value {
+        .object(RegoObject(m.map { (.string($0.key), .string($0.value)) }))
+    }
+
+    static func metadata(_ m: Envoy_Config_Core_V3_Metadata) -> Value {
+        var fm = RegoObject()
+        for (k, v) in m.filterMetadata { fm[k] = structValue(v) }
+        return .object(RegoObject(fields: ["filterMetadata": .object(fm)]))
+    }
+
+    /// google.protobuf.Struct as the JSON it stands for.
+    public static func structValue(_ s: Google_Protobuf_Struct) -> Value {
+        .object(RegoObject(s.fields.map { (.string($0.key), protoValue($0.value)) }))
+    }
+
+    static func protoValue(_ v: Google_Protobuf_Value) -> Value {
+        switch v.kind {
+        case .nullValue?, nil: return .null
+        case .numberValue(let d)?: return .number(Number(d))
+        case .stringValue(let s)?: return .string(s)
+        case .boolValue(let b)?: return .bool(b)
+        case .structValue(let s)?: return structValue(s)
+        case .listValue(let l)?: return .array(l.values.map(protoValue))
+        }
+    }
+
+    static func rfc3339(_ t: Google_Protobuf_Timestamp) -> String {
+        // protojson: UTC, with 0, 3, 6 or 9 fractional digits.
+        let days = Int(t.seconds).floorDiv(86400)
+        let secs = Int(t.seconds) - days * 86400
+        let (y, m, d) = civil(days)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        var s = "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60))"
+        if t.nanos != 0 {
+            var frac = String(t.nanos)
+            frac = String(repeating: "0", count: 9 - frac.count) + frac
+            if frac.hasSuffix("000000") { frac = String(frac.prefix(3)) } else if frac.hasSuffix("000") { frac = String(frac.prefix(6)) }
+            s += "." + frac
+        }
+        return s + "Z"
+    }
+
+    static func civil(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    // MARK: - Parsed path, query and body
+
+    static func splitPathAndQuery(_ raw: String) -> (Substring, Substring) {
+        let noFragment = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        if let q = noFragment.firstIndex(of: "?") {
+            return (noFragment[..<q], noFragment[noFragment.index(after: q)...])
+        }
+        return (noFragment, "")
+    }
+
+    /// OPA-Envoy's parsed_path: the decoded path without its leading slashes, split on "/".
+    public static func parsedPath(_ path: Substring) -> [String] {
+        let trimmed = path.drop { $0 == "/" }
+        return trimmed.split(separator: "/", omittingEmptySubsequences: false).map { percentDecode($0, plusIsSpace: false) }
+    }
+
+    /// url.ParseQuery: every key maps to the list of its values.
+    public static func parsedQuery(_ query: Substring) -> Value {
+        var obj = RegoObject()
+        for part in query.split(whereSeparator: { $0 == "&" }) where !part.isEmpty {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = percentDecode(kv[0], plusIsSpace: true)
+            let value = kv.count > 1 ? percentDecode(kv[1], plusIsSpace: true) : ""
+            if case .array(var vs)? = obj[key] { vs.append(.string(value)); obj[key] = .array(vs) } else { obj[key] = .array([.string(value)]) }
+        }
+        return .object(obj)
+    }
+
+    /// JSON and form bodies become `parsed_body`; a body Envoy cut short (shorter than its
+    /// content-length) is reported as truncated and not parsed.
+    static func parseBody(_ h: Envoy_Service_Auth_V3_AttributeContext.HttpRequest) -> (Value?, Bool) {
+        let bodyBytes: [UInt8] = h.rawBody.isEmpty ? Array(h.body.utf8) : Array(h.rawBody)
+        if bodyBytes.isEmpty { return (nil, false) }
+        if let lengthText = h.headers["content-length"], let length = Int(lengthText), length > bodyBytes.count {
+            return (nil, true)
+        }
+        let contentType = (h.headers["content-type"] ?? "").lowercased()
+        if contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") {
+            return ((try? Value.parseJSON(bytes: bodyBytes)), false)
+        }
+        if contentType.hasPrefix("application/x-www-form-urlencoded") {
+            return (parsedQuery(Substring(String(decoding: bodyBytes, as: UTF8.self))), false)
+        }
+        return (nil, false)
+    }
+
+    static func percentDecode(_ s: Substring, plusIsSpace: Bool) -> String {
+        guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
+        let b = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) {
+                out.append(v)
+                i += 3
+            } else if plusIsSpace && b[i] == UInt8(ascii: "+") {
+                out.append(32)
+                i += 1
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Int {
+    func floorDiv(_ d: Int) -> Int { self >= 0 ? self / d : -((-self + d - 1) / d) }
+}

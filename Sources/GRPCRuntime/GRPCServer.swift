@@ -1,0 +1,250 @@
+internal import CGRPCCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// gRPC status codes (the subset Warden answers with).
+public enum GRPCStatus: Int32, Sendable {
+    case ok = 0
+    case cancelled = 1
+    case unknown = 2
+    case invalidArgument = 3
+    case deadlineExceeded = 4
+    case notFound = 5
+    case permissionDenied = 7
+    case resourceExhausted = 8
+    case failedPrecondition = 9
+    case unimplemented = 12
+    case `internal` = 13
+    case unavailable = 14
+    case unauthenticated = 16
+}
+
+/// What a unary handler answers: a status, its message, and the response message bytes.
+public struct UnaryResponse: Sendable {
+    public var status: GRPCStatus
+    public var statusMessage: String
+    public var payload: [UInt8]?
+
+    public init(status: GRPCStatus = .ok, statusMessage: String = "", payload: [UInt8]?) {
+        self.status = status
+        self.statusMessage = statusMessage
+        self.payload = payload
+    }
+
+    public static func ok(_ payload: [UInt8]) -> UnaryResponse { UnaryResponse(payload: payload) }
+    public static func error(_ status: GRPCStatus, _ message: String) -> UnaryResponse {
+        UnaryResponse(status: status, statusMessage: message, payload: nil)
+    }
+}
+
+/// Handles one unary call: request message bytes in, response out. Runs on a completion
+/// queue thread, so it must not block for long.
+public typealias UnaryHandler = @Sendable (_ request: [UInt8]) -> UnaryResponse
+
+public struct GRPCServerOptions: Sendable {
+    /// `host:port` for TCP, `unix:/path` for a Unix socket.
+    public var addresses: [String]
+    /// Larger messages are refused with RESOURCE_EXHAUSTED by the core.
+    public var maxMessageBytes: Int = 4 << 20
+    /// Completion-queue threads. On 2 cores one queue thread is fastest at low load.
+    public var queueThreads: Int = 1
+    /// Calls kept requested per method and queue, so bursts do not wait for a re-post.
+    public var pendingCalls: Int = 32
+    /// Stack of each queue thread: policy evaluation recurses.
+    public var threadStackBytes: Int = 32 << 20
+
+    public init(addresses: [String]) { self.addresses = addresses }
+}
+
+public struct GRPCServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// A gRPC server on the C gRPC core, serving unary methods.
+public final class GRPCServer: @unchecked Sendable {
+    // @unchecked: the C server and queues are thread-safe per the core's contract; Swift
+    // state is set before `start` returns and read-only after, except `stopping`, which
+    // is atomic.
+    private let options: GRPCServerOptions
+    private let methods: [(path: String, handler: UnaryHandler)]
+    private var server: OpaquePointer?
+    private var queues: [OpaquePointer] = []
+    private var methodHandles: [UnsafeMutableRawPointer?] = []
+    private var threads: [pthread_t] = []
+    private let stopping = Atomic<Bool>(false)
+    private static let initialized = Mutex<Int>(0)
+
+    public init(options: GRPCServerOptions, methods: [(path: String, handler: UnaryHandler)]) {
+        self.options = options
+        self.methods = methods
+    }
+
+    /// Binds every address and starts serving. Throws, with the address, when a port is
+    /// taken or an address is malformed.
+    public func start() throws(GRPCServerError) {
+        GRPCServer.initialized.withLock { n in
+            if n == 0 { grpc_init() }
+            n += 1
+        }
+        let args = warden_server_args(Int32(clamping: options.maxMessageBytes))
+        defer { warden_server_args_free(args) }
+        guard let server = grpc_server_create(args, nil) else { throw GRPCServerError(description: "cannot create gRPC server") }
+        self.server = server
+        for _ in 0..<max(1, options.queueThreads) {
+            let cq = grpc_completion_queue_create_for_next(nil)!
+            grpc_server_register_completion_queue(server, cq, nil)
+            queues.append(cq)
+        }
+        for m in methods {
+            let handle = m.path.withCString { grpc_server_register_method(server, $0, nil, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0) }
+            methodHandles.append(handle)
+        }
+        for address in options.addresses {
+            let port = address.withCString { warden_server_add_insecure_port(server, $0) }
+            if port == 0 {
+                destroyUnstarted()
+                throw GRPCServerError(description: "cannot listen on \(address): the address is in use or invalid")
+            }
+        }
+        grpc_server_start(server)
+        for (qi, cq) in queues.enumerated() {
+            for (mi, handle) in methodHandles.enumerated() {
+                for _ in 0..<options.pendingCalls { post(WARDEN_CALL_REGISTERED, mi, handle, cq) }
+            }
+            for _ in 0..<4 { post(WARDEN_CALL_GENERIC, -1, nil, cq) }
+            threads.append(try startQueueThread(qi))
+        }
+    }
+
+    private func destroyUnstarted() {
+        if let server { grpc_server_destroy(server) }
+        for cq in queues {
+            grpc_completion_queue_shutdown(cq)
+            grpc_completion_queue_destroy(cq)
+        }
+        queues = []
+        server = nil
+        GRPCServer.releaseCore()
+    }
+
+    private static func releaseCore() {
+        initialized.withLock { n in
+            n -= 1
+            if n == 0 { grpc_shutdown() }
+        }
+    }
+
+    /// A queue thread with a large stack (policy evaluation recurses), running `runQueue`.
+    private func startQueueThread(_ index: Int) throws(GRPCServerError) -> pthread_t {
+        final class Context {
+            let server: GRPCServer
+            let index: Int
+            init(_ s: GRPCServer, _ i: Int) { server = s; index = i }
+        }
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, options.threadStackBytes)
+        let context = Unmanaged.passRetained(Context(self, index)).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, &attr, { raw in
+            let ctx = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
+            let c = unsafeDowncast(ctx, to: Context.self)
+            c.server.runQueue(c.server.queues[c.index])
+            return nil
+        }, context)
+        if rc != 0 { throw GRPCServerError(description: "cannot start a gRPC queue thread (error \(rc))") }
+        return tid
+    }
+
+    private func post(_ kind: Int, _ methodIndex: Int, _ handle: UnsafeMutableRawPointer?, _ cq: OpaquePointer) {
+        guard !stopping.load(ordering: .relaxed), let server, let call = warden_call_create(Int32(kind), Int32(methodIndex), handle) else { return }
+        if warden_call_request(server, cq, call) != GRPC_CALL_OK {
+            warden_call_destroy(call)
+        }
+    }
+
+    private func runQueue(_ cq: OpaquePointer) {
+        while true {
+            let event = grpc_completion_queue_next(cq, warden_infinite(), nil)
+            switch event.type {
+            case GRPC_QUEUE_SHUTDOWN:
+                return
+            case GRPC_OP_COMPLETE:
+                guard let tag = event.tag else { continue }
+                handle(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq)
+            default:
+                continue
+            }
+        }
+    }
+
+    private func handle(_ call: UnsafeMutablePointer<warden_call>, success: Bool, cq: OpaquePointer) {
+        if call.pointee.stage == Int32(WARDEN_STAGE_RESPONDING) || !success {
+            // The response batch finished, or a requested call came back unused at shutdown.
+            warden_call_destroy(call)
+            return
+        }
+        // A new call arrived: keep one more requested in its place, then answer it.
+        let kind = Int(call.pointee.kind)
+        post(kind, Int(call.pointee.method_index), call.pointee.method, cq)
+        let response: UnaryResponse
+        if kind == WARDEN_CALL_REGISTERED {
+            let length = warden_call_payload_length(call)
+            var bytes = [UInt8](repeating: 0, count: length)
+            let copied = bytes.withUnsafeMutableBufferPointer { warden_call_payload_copy(call, $0.baseAddress, length) }
+            if copied == 0 {
+                response = .error(.internal, "cannot read the request message")
+            } else {
+                response = methods[Int(call.pointee.method_index)].handler(bytes)
+            }
+        } else {
+            var name = [CChar](repeating: 0, count: 256)
+            let n = warden_call_method(call, &name, name.count)
+            let method = String(decoding: name.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            response = .error(.unimplemented, "unknown method \(method)")
+        }
+        let details = Array(response.statusMessage.utf8)
+        let result: grpc_call_error = details.withUnsafeBufferPointer { d in
+            d.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, d.count)) { dp in
+                if let payload = response.payload {
+                    return payload.withUnsafeBufferPointer { p in
+                        warden_call_respond(call, p.baseAddress, p.count, 1, grpc_status_code(rawValue: response.status.rawValue), dp, d.count)
+                    }
+                }
+                return warden_call_respond(call, nil, 0, 0, grpc_status_code(rawValue: response.status.rawValue), dp, d.count)
+            }
+        }
+        if result != GRPC_CALL_OK { warden_call_destroy(call) }
+    }
+
+    /// Stops accepting calls, lets calls in flight finish for up to `grace`, then cancels
+    /// what remains, drains the queues and joins their threads.
+    public func shutdown(grace: Duration = .seconds(5)) {
+        guard let server, !stopping.exchange(true, ordering: .relaxed) else { return }
+        let shutdownQueue = grpc_completion_queue_create_for_next(nil)!
+        let tag = UnsafeMutableRawPointer(bitPattern: 0x5EED)!
+        grpc_server_shutdown_and_notify(server, shutdownQueue, tag)
+        let ms = Int64(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)
+        let event = grpc_completion_queue_next(shutdownQueue, warden_deadline_ms(ms), nil)
+        if event.type != GRPC_OP_COMPLETE {
+            grpc_server_cancel_all_calls(server)
+            _ = grpc_completion_queue_next(shutdownQueue, warden_infinite(), nil)
+        }
+        for cq in queues { grpc_completion_queue_shutdown(cq) }
+        for t in threads { pthread_join(t, nil) }
+        threads = []
+        grpc_server_destroy(server)
+        self.server = nil
+        for cq in queues { grpc_completion_queue_destroy(cq) }
+        queues = []
+        grpc_completion_queue_shutdown(shutdownQueue)
+        while grpc_completion_queue_next(shutdownQueue, warden_infinite(), nil).type != GRPC_QUEUE_SHUTDOWN {}
+        grpc_completion_queue_destroy(shutdownQueue)
+        GRPCServer.releaseCore()
+    }
+
+}

@@ -1,0 +1,49 @@
+public import Rego
+import RegoLoader
+import Synchronization
+
+/// The policy being enforced, swapped whole: a request sees either the old policy or the
+/// new one, never a mix, and a policy that fails to compile never replaces a good one.
+public final class PolicyStore: Sendable {
+    public struct Loaded: Sendable {
+        public let policy: CompiledPolicy
+        /// Bundle revisions, joined, for the decision log.
+        public let revision: String
+    }
+
+    private let current: Mutex<Loaded>
+
+    public init(_ loaded: Loaded) { current = Mutex(loaded) }
+
+    public var loaded: Loaded { current.withLock { $0 } }
+
+    public func replace(with next: Loaded) { current.withLock { $0 = next } }
+
+    /// Loads and compiles bundles and paths; errors carry file:line:col.
+    public static func load(bundles: [String], paths: [String]) throws(PolicyLoadError) -> Loaded {
+        var loader = PolicyLoader()
+        do {
+            for b in bundles { try loader.add(bundle: b) }
+            for p in paths { try loader.add(path: p) }
+        } catch {
+            throw PolicyLoadError(errors: [RegoError(.compile, "\(error)")], sources: [:])
+        }
+        let sources = Dictionary(loader.sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        if loader.sources.isEmpty {
+            throw PolicyLoadError(errors: [RegoError(.compile, "no policy files (.rego) found in \((bundles + paths).joined(separator: ", "))")], sources: sources)
+        }
+        do {
+            let policy = try Rego.compile(sources: loader.sources, data: loader.data, builtins: WardenBuiltins.registry)
+            let revision = loader.manifests.map(\.revision).filter { !$0.isEmpty }.joined(separator: ",")
+            return Loaded(policy: policy, revision: revision)
+        } catch {
+            throw PolicyLoadError(errors: error.errors, sources: sources)
+        }
+    }
+}
+
+public struct PolicyLoadError: Error, CustomStringConvertible {
+    public let errors: [RegoError]
+    public let sources: [String: Source]
+    public var description: String { errors.map { $0.rendered(sources: sources) }.joined(separator: "\n") }
+}

@@ -1,0 +1,159 @@
+public import Rego
+import RegoYAML
+import Foundation
+
+/// `warden.yaml`. Precedence: defaults < file < `WARDEN_*` environment < flags.
+/// Unknown keys and wrong types are refused with the key's path, so a typo never
+/// silently falls back to a default.
+public struct WardenConfig: Sendable {
+    /// gRPC listen address (`host:port`), or "" for none.
+    public var listen = "127.0.0.1:9191"
+    /// Optional Unix socket path for the gRPC server.
+    public var unixSocket = ""
+    /// Bundle directories or `.tar.gz` files.
+    public var bundles: [String] = []
+    /// Extra policy/data paths, loaded like `opa eval -d`.
+    public var paths: [String] = []
+    /// The decision path, OPA-Envoy's `path` option: `envoy/authz/allow` by default.
+    public var decision = "envoy/authz/allow"
+    /// Requests over this size are refused by the gRPC layer.
+    public var maxRequestBytes = 4 << 20
+    /// Evaluation step bound per request.
+    public var maxEvalSteps = 1_000_000
+    /// gRPC completion-queue threads.
+    public var threads = 1
+    /// One log line per decision.
+    public var logDecisions = true
+    public var logLevel: EventLog.Level = .info
+
+    public init() {}
+
+    public struct ConfigError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public var decisionPath: [String] {
+        decision.split(separator: "/").map(String.init).filter { !$0.isEmpty }
+    }
+
+    // MARK: - File
+
+    public static func load(file: String) throws(ConfigError) -> WardenConfig {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError(description: "\(file): cannot read the configuration file")
+        }
+        let v: Value
+        do { v = try RegoYAML.parse(String(decoding: data, as: UTF8.self)) } catch {
+            throw ConfigError(description: "\(file): invalid YAML: \(error)")
+        }
+        var c = WardenConfig()
+        try c.apply(v, file: file)
+        return c
+    }
+
+    mutating func apply(_ v: Value, file: String) throws(ConfigError) {
+        if case .null = v { return }
+        let root = try object(v, "", file)
+        for e in root.entries {
+            let key = e.key.regoText
+            switch key {
+            case "\"listen\"":
+                for x in try object(e.value, "listen", file).entries {
+                    switch x.key {
+                    case .string("address"): listen = try string(x.value, "listen.address", file)
+                    case .string("unix_socket"): unixSocket = try string(x.value, "listen.unix_socket", file)
+                    case .string("threads"): threads = try int(x.value, "listen.threads", file, 1...64)
+                    case .string("max_request_bytes"): maxRequestBytes = try int(x.value, "listen.max_request_bytes", file, 1024...(1 << 30))
+                    default: throw unknown("listen.\(x.key.regoText)", file)
+                    }
+                }
+            case "\"policy\"":
+                for x in try object(e.value, "policy", file).entries {
+                    switch x.key {
+                    case .string("bundles"): bundles = try strings(x.value, "policy.bundles", file)
+                    case .string("paths"): paths = try strings(x.value, "policy.paths", file)
+                    case .string("decision"): decision = try string(x.value, "policy.decision", file)
+                    case .string("max_eval_steps"): maxEvalSteps = try int(x.value, "policy.max_eval_steps", file, 1000...1_000_000_000)
+                    default: throw unknown("policy.\(x.key.regoText)", file)
+                    }
+                }
+            case "\"log\"":
+                for x in try object(e.value, "log", file).entries {
+                    switch x.key {
+                    case .string("decisions"): logDecisions = try bool(x.value, "log.decisions", file)
+                    case .string("level"):
+                        let s = try string(x.value, "log.level", file)
+                        guard let l = EventLog.Level(rawValue: s) else { throw ConfigError(description: "\(file): log.level must be one of debug, info, warn, error; got \(s)") }
+                        logLevel = l
+                    default: throw unknown("log.\(x.key.regoText)", file)
+                    }
+                }
+            default:
+                throw unknown(key, file)
+            }
+        }
+    }
+
+    // MARK: - Environment
+
+    /// `WARDEN_LISTEN`, `WARDEN_UNIX_SOCKET`, `WARDEN_BUNDLES` (comma-separated),
+    /// `WARDEN_PATHS`, `WARDEN_DECISION`, `WARDEN_THREADS`, `WARDEN_LOG_DECISIONS`.
+    public mutating func applyEnvironment(_ env: [String: String]) throws(ConfigError) {
+        if let v = env["WARDEN_LISTEN"] { listen = v }
+        if let v = env["WARDEN_UNIX_SOCKET"] { unixSocket = v }
+        if let v = env["WARDEN_BUNDLES"] { bundles = v.split(separator: ",").map(String.init) }
+        if let v = env["WARDEN_PATHS"] { paths = v.split(separator: ",").map(String.init) }
+        if let v = env["WARDEN_DECISION"] { decision = v }
+        if let v = env["WARDEN_THREADS"] {
+            guard let n = Int(v), (1...64).contains(n) else { throw ConfigError(description: "WARDEN_THREADS must be a number from 1 to 64, got \(v)") }
+            threads = n
+        }
+        if let v = env["WARDEN_LOG_DECISIONS"] {
+            guard let b = ["true": true, "false": false, "1": true, "0": false][v] else { throw ConfigError(description: "WARDEN_LOG_DECISIONS must be true or false, got \(v)") }
+            logDecisions = b
+        }
+    }
+
+    /// Checks what can be checked before serving.
+    public func validate() throws(ConfigError) {
+        if listen.isEmpty && unixSocket.isEmpty { throw ConfigError(description: "nothing to listen on: set listen.address or listen.unix_socket") }
+        if bundles.isEmpty && paths.isEmpty { throw ConfigError(description: "no policies: set policy.bundles or policy.paths (or --bundle)") }
+        if decisionPath.isEmpty { throw ConfigError(description: "policy.decision must name a rule, such as envoy/authz/allow") }
+    }
+
+    // MARK: - Typed reads
+
+    func object(_ v: Value, _ path: String, _ file: String) throws(ConfigError) -> RegoObject {
+        guard case .object(let o) = v else { throw ConfigError(description: "\(file): \(path.isEmpty ? "the top level" : path) must be a mapping, got \(v.typeName)") }
+        return o
+    }
+
+    func string(_ v: Value, _ path: String, _ file: String) throws(ConfigError) -> String {
+        if case .string(let s) = v { return s }
+        if case .number(let n) = v { return n.description }
+        throw ConfigError(description: "\(file): \(path) must be a string, got \(v.typeName)")
+    }
+
+    func strings(_ v: Value, _ path: String, _ file: String) throws(ConfigError) -> [String] {
+        guard case .array(let a) = v else { throw ConfigError(description: "\(file): \(path) must be a list, got \(v.typeName)") }
+        var out: [String] = []
+        for (i, x) in a.enumerated() { out.append(try string(x, "\(path)[\(i)]", file)) }
+        return out
+    }
+
+    func int(_ v: Value, _ path: String, _ file: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard case .number(let n) = v, n.isInteger, let i = n.intValue, range.contains(i) else {
+            throw ConfigError(description: "\(file): \(path) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(v.regoText)")
+        }
+        return i
+    }
+
+    func bool(_ v: Value, _ path: String, _ file: String) throws(ConfigError) -> Bool {
+        guard case .bool(let b) = v else { throw ConfigError(description: "\(file): \(path) must be true or false, got \(v.regoText)") }
+        return b
+    }
+
+    func unknown(_ key: String, _ file: String) -> ConfigError {
+        ConfigError(description: "\(file): unknown setting \(key) (known: listen.{address, unix_socket, threads, max_request_bytes}, policy.{bundles, paths, decision, max_eval_steps}, log.{decisions, level})")
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import GRPCRuntime
+import Rego
+import Warden
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `warden serve`: Envoy's external authorizer (ext_authz v3, gRPC Check).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve Envoy's ext_authz Check over gRPC, deciding with Rego policies.",
+        discussion: """
+            Settings come from --config (YAML), then WARDEN_* environment variables, then flags.
+            SIGTERM or SIGINT: stop accepting, finish calls in flight, exit 0.
+            SIGHUP: reload the policies; a policy that does not compile keeps the old one in force.
+            """)
+
+    @Option(help: "Configuration file (warden.yaml).")
+    var config: String?
+
+    @Option(help: "gRPC listen address, host:port (default 127.0.0.1:9191).")
+    var listen: String?
+
+    @Option(name: .customLong("unix-socket"), help: "Also listen on this Unix socket path.")
+    var unixSocket: String?
+
+    @Option(name: [.short, .customLong("bundle")], help: "Policy bundle directory or .tar.gz (repeatable).")
+    var bundles: [String] = []
+
+    @Option(name: [.short, .customLong("data")], help: "Policy or data file or directory, as `opa eval -d` (repeatable).")
+    var paths: [String] = []
+
+    @Option(help: "Decision path (default envoy/authz/allow).")
+    var decision: String?
+
+    @Option(help: "gRPC completion-queue threads.")
+    var threads: Int?
+
+    @Flag(name: .customLong("no-decision-log"), help: "Do not log a line per decision.")
+    var noDecisionLog = false
+
+    func run() throws {
+        var cfg: WardenConfig
+        do {
+            cfg = try config.map { try WardenConfig.load(file: $0) } ?? WardenConfig()
+            try cfg.applyEnvironment(ProcessInfo.processInfo.environment)
+            if let listen { cfg.listen = listen }
+            if let unixSocket { cfg.unixSocket = unixSocket }
+            if !bundles.isEmpty { cfg.bundles = bundles }
+            if !paths.isEmpty { cfg.paths = paths }
+            if let decision { cfg.decision = decision }
+            if let threads { cfg.threads = threads }
+            if noDecisionLog { cfg.logDecisions = false }
+            try cfg.validate()
+        } catch {
+            printStderr("warden serve: \(error)")
+            throw ExitCode(2)
+        }
+        let log = EventLog(level: cfg.logLevel)
+        let store: PolicyStore
+        do {
+            store = PolicyStore(try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths))
+        } catch {
+            printStderr("warden serve: the policies do not compile:\n\(error)")
+            throw ExitCode(1)
+        }
+        if !store.loaded.policy.hasDocument(cfg.decisionPath) {
+            log.warn("the decision path names no rule or data; every request will be denied until a policy defines it", ["decision": .string(cfg.decision)])
+        }
+        let pipeline = DecisionPipeline(store: store, config: cfg, log: log)
+
+        // Signals are collected by sigwait below; a background job of a non-interactive
+        // shell starts with SIGINT ignored, so restore the default first.
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, s) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        var addresses: [String] = []
+        if !cfg.listen.isEmpty { addresses.append(cfg.listen) }
+        if !cfg.unixSocket.isEmpty {
+            var st = stat()
+            if lstat(cfg.unixSocket, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(cfg.unixSocket) }
+            addresses.append("unix:" + cfg.unixSocket)
+        }
+        var options = GRPCServerOptions(addresses: addresses)
+        options.maxMessageBytes = cfg.maxRequestBytes
+        options.queueThreads = cfg.threads
+        let server = GRPCServer(options: options, methods: [
+            ("/envoy.service.auth.v3.Authorization/Check", pipeline.handleCheck),
+            ("/grpc.health.v1.Health/Check", DecisionPipeline.handleHealth),
+        ])
+        do {
+            try server.start()
+        } catch {
+            printStderr("warden serve: \(error)")
+            throw ExitCode(1)
+        }
+        log.info("serving", [
+            "addresses": .array(addresses.map { .string($0) }), "decision": .string(cfg.decision),
+            "revision": .string(store.loaded.revision), "pid": .int(Int(getpid())),
+        ])
+        while true {
+            var sig: Int32 = 0
+            sigwait(&signals, &sig)
+            if sig == SIGHUP {
+                do {
+                    store.replace(with: try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths))
+                    log.info("policies reloaded", ["revision": .string(store.loaded.revision)])
+                } catch {
+                    log.error("reload failed; the previous policies stay in force", ["errors": .string(error.description)])
+                }
+                continue
+            }
+            log.info("stopping", ["signal": .int(Int(sig))])
+            break
+        }
+        server.shutdown(grace: .seconds(5))
+        log.info("stopped")
+    }
+}

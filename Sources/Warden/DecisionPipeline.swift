@@ -1,6 +1,6 @@
 public import EnvoyProto
 public import Rego
-public import ExtAuthz
+import ExtAuthz
 import Foundation
 public import GRPCRuntime
 import SwiftProtobuf

@@ -1,4 +1,4 @@
-public import Rego
+import Rego
 import RegoYAML
 import Foundation
 

@@ -28,10 +28,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("unix-socket"), help: "Also listen on this Unix socket path.")
     var unixSocket: String?
 
-    @Option(name: [.short, .customLong("bundle")], help: "Policy bundle directory or .tar.gz (repeatable).")
+    @Option(name: [.customShort("b"), .customLong("bundle")], help: "Policy bundle directory or .tar.gz (repeatable).")
     var bundles: [String] = []
 
-    @Option(name: [.short, .customLong("data")], help: "Policy or data file or directory, as `opa eval -d` (repeatable).")
+    @Option(name: [.customShort("d"), .customLong("data")], help: "Policy or data file or directory, as `opa eval -d` (repeatable).")
     var paths: [String] = []
 
     @Option(help: "Decision path (default envoy/authz/allow).")

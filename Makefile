@@ -66,6 +66,10 @@ test-integration: build deps
 run: build deps
 	scripts/demo.sh
 
+## bench: the serve path against baselines measured in the same run (prints ratios).
+bench: build deps
+	$(PYTHON) scripts/bench.py
+
 ## proto: regenerate Sources/EnvoyProto from proto/ (builds swift-protobuf's plugin once).
 proto: $(PROTOC_GEN)
 	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN) --swift_out=Sources/EnvoyProto \

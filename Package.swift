@@ -88,6 +88,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings),
 
+        // MARK: - Benchmarks (make bench)
+        .executableTarget(
+            name: "bench-allow-server",
+            dependencies: ["GRPCRuntime", "EnvoyProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Benchmarks/AllowServer"),
+
         // MARK: - Tests
         .testTarget(
             name: "RegoTests",

@@ -1,0 +1,31 @@
+// The benchmark's yardstick: an ext_authz server on the same gRPC layer as Warden that
+// allows everything without looking at the request. Not a feature; `make bench` only.
+import EnvoyProto
+import GRPCRuntime
+import SwiftProtobuf
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let address = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "127.0.0.1:9292"
+var ok = Envoy_Service_Auth_V3_CheckResponse()
+ok.status.code = 0
+ok.okResponse = Envoy_Service_Auth_V3_OkHttpResponse()
+let answer: [UInt8] = try ok.serializedBytes()
+
+signal(SIGINT, SIG_DFL)
+var signals = sigset_t()
+sigemptyset(&signals)
+sigaddset(&signals, SIGINT)
+sigaddset(&signals, SIGTERM)
+pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+let server = GRPCServer(options: GRPCServerOptions(addresses: [address]), methods: [
+    ("/envoy.service.auth.v3.Authorization/Check", { _ in .ok(answer) }),
+])
+try server.start()
+print("allow-server listening on \(address)")
+var sig: Int32 = 0
+sigwait(&signals, &sig)
+server.shutdown()

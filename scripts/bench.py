@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""`make bench`: Warden's serve path against baselines measured in the same run, on loopback.
+
+  (a) Envoy with no ext_authz
+  (b) Envoy with a minimal always-allow ext_authz server on the same gRPC layer
+  (c) Envoy with Warden evaluating the example RBAC-style policy
+
+wrk at 1 and 16 connections through Envoy (requests/s, p50, p99); h2load straight at the
+gRPC port with a pre-framed CheckRequest (Checks/s); Warden's resident memory sampled
+over a long h2load run. Prints ratios; asserts nothing. Bounded in time.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Tests", "integration"))
+import harness as h  # noqa: E402
+
+ALLOW_SERVER = os.path.join(h.ROOT, ".build", "release", "bench-allow-server")
+HEADERS = ["-H", "x-agent-id: code-review-bot"]
+PATH = "/tools/search"
+
+
+def parse_duration_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v, unit = float(m.group(1)), m.group(2)
+    return v / 1000 if unit == "us" else (v * 1000 if unit == "s" else v)
+
+
+def wrk(port, conns, seconds):
+    threads = "1" if conns == 1 else "2"
+    out = subprocess.run(["wrk", "-t", threads, "-c", str(conns), "-d", f"{seconds}s", "--latency", *HEADERS,
+                          f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = parse_duration_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = parse_duration_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": int(non2xx.group(1)) if non2xx else 0}
+
+
+def framed_check_request(path):
+    from envoy.service.auth.v3 import external_auth_pb2
+    req = external_auth_pb2.CheckRequest()
+    http = req.attributes.request.http
+    http.method, http.path, http.host, http.scheme, http.protocol = "GET", PATH, "127.0.0.1:8000", "http", "HTTP/1.1"
+    http.id = "1234567890"
+    http.headers.update({":method": "GET", ":path": PATH, ":authority": "127.0.0.1:8000", "user-agent": "wrk",
+                         "x-agent-id": "code-review-bot", "x-request-id": "5d2f6c7e-2a51-4d0a-9c3e-6f1e2b7a8c90"})
+    req.attributes.source.address.socket_address.address = "127.0.0.1"
+    req.attributes.source.address.socket_address.port_value = 50000
+    req.attributes.destination.address.socket_address.address = "127.0.0.1"
+    req.attributes.destination.address.socket_address.port_value = 8000
+    msg = req.SerializeToString()
+    with open(path, "wb") as fh:
+        fh.write(b"\x00" + len(msg).to_bytes(4, "big") + msg)
+
+
+def h2load(port, body, n, clients=2, streams=64):
+    out = subprocess.run(["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams), "-d", body,
+                          "-H", "content-type: application/grpc", "-H", "te: trailers",
+                          f"http://127.0.0.1:{port}/envoy.service.auth.v3.Authorization/Check"],
+                         capture_output=True, text=True, timeout=300).stdout
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    ok = int(re.search(r"(\d+) succeeded", out).group(1))
+    return {"rps": rps, "succeeded": ok}
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def through_envoy(label, template, authz_port, seconds):
+    port = h.free_port()
+    envoy = h.start_envoy(template, port, 0, authz_port)
+    try:
+        wrk(port, 1, 1)  # warm up
+        r1, r16 = wrk(port, 1, seconds), wrk(port, 16, seconds)
+    finally:
+        envoy.stop()
+    print(f"  {label:<46} 1 conn: {r1['rps']:8.0f} req/s  p50 {r1['p50']:.3f} ms  p99 {r1['p99']:.3f} ms"
+          f" | 16 conns: {r16['rps']:8.0f} req/s  p50 {r16['p50']:.3f} ms  p99 {r16['p99']:.3f} ms"
+          + (f"  ({r1['errors'] + r16['errors']} non-2xx)" if r1["errors"] + r16["errors"] else ""))
+    return r1, r16
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5, help="per wrk run")
+    ap.add_argument("--checks", type=int, default=200_000, help="direct Checks for throughput")
+    ap.add_argument("--memory-checks", type=int, default=1_000_000, help="Checks over which RSS is sampled")
+    a = ap.parse_args()
+    body = tempfile.mktemp(suffix=".grpc")
+    framed_check_request(body)
+
+    print(f"make bench: loopback, 2 cores, wrk {a.seconds}s per run, Envoy 1.40 with one worker")
+    print("through Envoy (wrk):")
+    base1, base16 = through_envoy("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0, a.seconds)
+
+    allow_port = h.free_port()
+    allow = h.Process([ALLOW_SERVER, f"127.0.0.1:{allow_port}"], "allow-server")
+    h.wait_for_port(allow_port, proc=allow.proc, what="allow-server")
+    try:
+        allow1, allow16 = through_envoy("(b) Envoy + always-allow server (same gRPC layer)", "bench-ext-authz.yaml", allow_port, a.seconds)
+        h2load(allow_port, body, 20_000)
+        allow_direct = h2load(allow_port, body, a.checks)
+    finally:
+        allow.stop()
+
+    warden_port = h.free_port()
+    warden = h.start_warden(warden_port, ["--bundle", os.path.join(h.ROOT, "policies"), "--decision",
+                                          "envoy/authz/result", "--no-decision-log"])
+    try:
+        w1, w16 = through_envoy("(c) Envoy + Warden (example RBAC policy)", "bench-ext-authz.yaml", warden_port, a.seconds)
+        h2load(warden_port, body, 20_000)
+        warden_direct = h2load(warden_port, body, a.checks)
+        rss_start = rss_kb(warden.proc.pid)
+        samples = [rss_start]
+        step = max(1, a.memory_checks // 4)
+        for _ in range(4):
+            h2load(warden_port, body, step)
+            samples.append(rss_kb(warden.proc.pid))
+    finally:
+        warden.stop()
+
+    def added(x, base):
+        return max(x - base, 1e-6)
+
+    print("direct Check throughput (h2load, 2 connections x 64 streams):")
+    print(f"  (b) always-allow server: {allow_direct['rps']:9.0f} Checks/s")
+    print(f"  (c) Warden:              {warden_direct['rps']:9.0f} Checks/s   ({warden_direct['succeeded']} answered)")
+    print(f"resident memory of Warden over {a.memory_checks:,} Checks (MiB): " + " → ".join(f"{s / 1024:.1f}" for s in samples))
+    print("ratios (targets from issue 3):")
+    for conns, (b, w, base) in (("1 conn", (allow1, w1, base1)), ("16 conns", (allow16, w16, base16))):
+        r50 = added(w["p50"], base["p50"]) / added(b["p50"], base["p50"])
+        r99 = added(w["p99"], base["p99"]) / added(b["p99"], base["p99"])
+        print(f"  {conns:>8}: Warden's added latency / always-allow's added latency: p50 {r50:.2f}x (target <= 1.3), "
+              f"p99 {r99:.2f}x (target <= 1.5)")
+    print(f"  direct Check throughput, Warden / always-allow: {warden_direct['rps'] / allow_direct['rps']:.2f}x (target >= 0.6)")
+    growth = (samples[-1] - samples[1]) / 1024
+    print(f"  resident memory growth after warm-up: {growth:+.1f} MiB (target: flat)")
+
+
+if __name__ == "__main__":
+    main()

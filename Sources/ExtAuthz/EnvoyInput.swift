@@ -102,7 +102,7 @@ public enum EnvoyInput {
     }
 
     static func stringMap(_ m: [String: String]) -> Value {
-        .object(RegoObject(m.map { (.string($0.key), .string($0.value)) }))
+        .object(RegoObject(stringKeys: m.map { ($0.key, .string($0.value)) }))
     }
 
     static func metadata(_ m: Envoy_Config_Core_V3_Metadata) -> Value {

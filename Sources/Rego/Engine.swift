@@ -99,7 +99,7 @@ extension CompiledPolicy {
         let terms = path.map { Term.string($0, loc) }
         var result: Value?
         do {
-            try ev.walkData(root, base: data, prefix: [], path: terms, 0, f) { v in result = v }
+            try ev.walkData(root, base: data, path: terms, 0, f) { v in result = v }
         } catch let e as RegoError {
             throw e
         } catch {

@@ -21,6 +21,7 @@ extension Compiler {
         case .local(let s, _): out.insert(s)
         case .value, .variable, .dataRoot, .inputRoot: break
         case .ref(let h, let p): collectSlots(h, into: &out); for x in p { collectSlots(x, into: &out) }
+        case .nodeRef(let r): for x in r.rest { collectSlots(x, into: &out) }
         case .array(let a), .set(let a): for x in a { collectSlots(x, into: &out) }
         case .object(let pairs): for (k, v) in pairs { collectSlots(k, into: &out); collectSlots(v, into: &out) }
         case .call(_, let args): for x in args { collectSlots(x, into: &out) }
@@ -65,6 +66,8 @@ extension Compiler {
             case .ref(let h, let p):
                 walk(h, keyPosition: false)
                 for x in p { walk(x, keyPosition: true) }
+            case .nodeRef(let r):
+                for x in r.rest { walk(x, keyPosition: true) }
             case .array(let a), .set(let a): for x in a { walk(x, keyPosition: keyPosition) }
             case .object(let pairs): for (k, v) in pairs { walk(k, keyPosition: keyPosition); walk(v, keyPosition: keyPosition) }
             case .call(_, let args): for x in args { walk(x, keyPosition: false) }
@@ -225,6 +228,7 @@ extension Compiler {
             switch t.kind {
             case .local(let s, _): return s == slot ? t.location : nil
             case .ref(let h, let p): return find(h) ?? p.lazy.compactMap(find).first
+            case .nodeRef(let r): return r.rest.lazy.compactMap(find).first
             case .array(let a), .set(let a): return a.lazy.compactMap(find).first
             case .object(let pairs): return pairs.lazy.compactMap { find($0.0) ?? find($0.1) }.first
             case .call(_, let args): return args.lazy.compactMap(find).first

@@ -11,6 +11,8 @@ public struct Compiler {
     var errors: [RegoError] = []
     let builtins: BuiltinRegistry
     let tree = RuleTreeBuilder()
+    /// Base data, for resolving references into the rule tree.
+    var data: Value = .emptyObject
     /// Root names of rules per package (joined path), across all modules of the package.
     var ruleRoots: [String: Set<String>] = [:]
 
@@ -24,6 +26,7 @@ public struct Compiler {
     }
 
     mutating func run(modules: [Module], data: Value) throws(RegoErrors) -> CompiledPolicy {
+        self.data = data
         for m in modules { buildRuleTree(m) }
         checkRuleKinds(tree.root)
         for m in modules { resolveModule(m) }
@@ -368,9 +371,26 @@ public struct Compiler {
 
     func treeLookup(_ path: [String]) -> RuleNode? { tree.root.lookup(path[...]) }
 
+    /// Resolves the constant prefix of a `data` reference to the deepest rule-tree node it
+    /// reaches (stopping at a node with rules, as evaluation does), so evaluation starts
+    /// there instead of walking from the root each time.
+    func resolveNodeRef(_ path: [Term], _ loc: Location) -> Term? {
+        var node = tree.root
+        var base: Value? = data
+        var i = 0
+        while i < path.count, !node.hasRules {
+            guard case .value(.string(let s)) = path[i].kind, let child = node.children[s] else { break }
+            node = child
+            base = base.flatMap { $0[.string(s)] }
+            i += 1
+        }
+        if i == 0 { return nil }
+        return Term(.nodeRef(NodeRef(node: node, base: base, rest: Array(path[i...]), fullPath: path)), loc)
+    }
+
     mutating func resolveTerm(_ t: Term, scope: Scope, ctx: ModuleContext) -> Term {
         switch t.kind {
-        case .value, .local, .dataRoot, .inputRoot:
+        case .value, .local, .dataRoot, .inputRoot, .nodeRef:
             return t
         case .variable(let name):
             return resolveName(name, t.location, scope: scope, ctx: ctx)
@@ -380,6 +400,9 @@ public struct Compiler {
             if case .ref(let h2, let p2) = rhead.kind {
                 rhead = h2
                 rpath = p2 + rpath
+            }
+            if case .dataRoot = rhead.kind, let resolved = resolveNodeRef(rpath, t.location) {
+                return resolved
             }
             return foldConstants(Term(.ref(rhead, rpath), t.location))
         case .array(let items):

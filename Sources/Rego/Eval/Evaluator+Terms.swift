@@ -13,9 +13,15 @@ extension Evaluator {
         case .inputRoot:
             if let input = state.input { try k(input) }
         case .dataRoot:
-            try walkData(policy.root, base: policy.data, prefix: [], path: [], 0, f, k)
+            try walkData(policy.root, base: policy.data, path: [], 0, f, k)
         case .ref(let head, let path):
             try evalRef(head, path, f, k)
+        case .nodeRef(let target):
+            if state.overlays.isEmpty {
+                try walkData(target.node, base: target.base, path: target.rest, 0, f, k)
+            } else {
+                try walkData(policy.root, base: policy.data, path: target.fullPath, 0, f, k)
+            }
         case .array(let items):
             try evalItems(items, 0, [], f) { try k(.array($0)) }
         case .set(let items):
@@ -229,7 +235,7 @@ extension Evaluator {
     func evalRef(_ head: Term, _ path: [Term], _ f: Frame, _ k: (Value) throws -> Void) throws {
         switch head.kind {
         case .dataRoot:
-            try walkData(policy.root, base: policy.data, prefix: [], path: path, 0, f, k)
+            try walkData(policy.root, base: policy.data, path: path, 0, f, k)
         case .inputRoot:
             guard let input = state.input else { return }
             try walkValue(input, path, 0, f, k)
@@ -297,8 +303,8 @@ extension Evaluator {
     /// Walks `data` along `path`: through the rule tree while there are nodes, then into
     /// values. A node with rules is evaluated whole and cached.
     @inline(never)
-    func walkData(_ node: RuleNode, base: Value?, prefix: [String], path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
-        if !state.overlays.isEmpty, let ov = state.overlays.last(where: { $0.path == prefix }) {
+    func walkData(_ node: RuleNode, base: Value?, path: [Term], _ i: Int, _ f: Frame, _ k: (Value) throws -> Void) throws {
+        if !state.overlays.isEmpty, let ov = state.overlays.last(where: { $0.path == node.path }) {
             try walkValue(ov.value, path, i, f, k)
             return
         }
@@ -312,9 +318,9 @@ extension Evaluator {
         func visit(_ key: Value) throws {
             let childBase = base.flatMap { $0[key] ?? Evaluator.storageKeyLookup($0, key) }
             if case .string(let s) = key, let child = node.children[s] {
-                try self.walkData(child, base: childBase, prefix: prefix + [s], path: path, i + 1, f, k)
-            } else if case .string(let s) = key, !self.state.overlays.isEmpty, self.state.overlays.contains(where: { $0.path.starts(with: prefix + [s]) }) {
-                try self.walkOverlaid(childBase, prefix: prefix + [s], path: path, i + 1, f, k)
+                try self.walkData(child, base: childBase, path: path, i + 1, f, k)
+            } else if case .string(let s) = key, !self.state.overlays.isEmpty, self.state.overlays.contains(where: { $0.path.starts(with: node.path + [s]) }) {
+                try self.walkOverlaid(childBase, prefix: node.path + [s], path: path, i + 1, f, k)
             } else if let childBase {
                 try self.walkValue(childBase, path, i + 1, f, baseDocument: true, k)
             }
@@ -324,8 +330,8 @@ extension Evaluator {
             if case .object(let o)? = base {
                 for key in o.keys { if case .string(let s) = key { keys.insert(s) } }
             }
-            for ov in state.overlays where ov.path.count > prefix.count && ov.path.starts(with: prefix) {
-                keys.insert(ov.path[prefix.count])
+            for ov in state.overlays where ov.path.count > node.path.count && ov.path.starts(with: node.path) {
+                keys.insert(ov.path[node.path.count])
             }
             var all: [Value] = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { .string($0) }
             if case .object(let o)? = base {
@@ -352,9 +358,17 @@ extension Evaluator {
     /// The whole document at a node: base data, the node's rules and its children, merged.
     @inline(never)
     func nodeValue(_ node: RuleNode, base: Value?) throws -> Value? {
-        if let cached = state.cache[node.id] { return cached }
+        if state.cache.isEmpty {
+            state.cache = ContiguousArray(repeating: .empty, count: policy.nodeCount)
+        } else {
+            switch state.cache[node.id] {
+            case .value(let v): return v
+            case .undefined: return nil
+            case .empty: break
+            }
+        }
         let v = try computeNodeValue(node, base: base)
-        state.cache[node.id] = v
+        state.cache[node.id] = v.map { .value($0) } ?? .undefined
         return v
     }
 

@@ -18,7 +18,14 @@ final class Evaluator {
         var input: Value?
         var overlays: [(path: [String], value: Value)] = []
         var mocks: [String: Mock] = [:]
-        var cache: [Int: Value?] = [:]
+        /// Rule values computed in this evaluation, by node id (allocated on first use).
+        var cache: ContiguousArray<CacheEntry> = []
+    }
+
+    enum CacheEntry {
+        case empty
+        case undefined
+        case value(Value)
     }
 
     enum Mock {
@@ -171,7 +178,7 @@ final class Evaluator {
         }
         let saved = state
         var modified = state
-        modified.cache = [:]
+        modified.cache = []
         for (i, w) in withs.enumerated() {
             switch w.target.kind {
             case .ref(let head, let path):
@@ -273,6 +280,7 @@ final class Evaluator {
 
     @inline(never)
     func evalArgs(_ args: [Term], _ i: Int, _ n: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if i == 0, let simple = simpleArgs(args, n, f) { try k(simple); return }
         if i == n { try k(acc); return }
         // `x == input.xs[x]`: a bare variable that a later argument binds is read after it.
         if case .local(let s, _) = args[i].kind, f.slots[s] == nil, i + 1 < n {
@@ -295,6 +303,23 @@ final class Evaluator {
             next.append(v)
             try self.evalArgs(args, i + 1, n, next, f, k)
         }
+    }
+
+    /// Arguments that are constants or bound variables, gathered without backtracking.
+    @inline(__always)
+    func simpleArgs(_ args: [Term], _ n: Int, _ f: Frame) -> [Value]? {
+        var out: [Value] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            switch args[i].kind {
+            case .value(let v): out.append(v)
+            case .local(let s, _):
+                guard let v = f.slots[s] else { return nil }
+                out.append(v)
+            default: return nil
+            }
+        }
+        return out
     }
 
     @inline(never)

@@ -45,6 +45,8 @@ public indirect enum TermKind: Sendable {
     case dataRoot
     case inputRoot
     case ref(Term, [Term])
+    /// A `data` reference whose constant prefix the compiler resolved to a rule-tree node.
+    case nodeRef(NodeRef)
     case array([Term])
     case object([(Term, Term)])
     case set([Term])
@@ -53,6 +55,15 @@ public indirect enum TermKind: Sendable {
     case objectComprehension(Term, Term, [Expr])
     case call(CallTarget, [Term])
     case template([TemplatePiece])
+}
+
+/// Where a resolved `data` reference starts: the node, the base document at that node, the
+/// rest of the path; and the full path, used instead while `with data…` overrides apply.
+public struct NodeRef: Sendable {
+    let node: RuleNode
+    let base: Value?
+    let rest: [Term]
+    let fullPath: [Term]
 }
 
 public enum TemplatePiece: Sendable {

@@ -182,7 +182,15 @@ public struct RegoObject: Sendable, Hashable {
     }
 
     public init(fields: [String: Value]) {
-        self.init(fields.map { (Value.string($0.key), $0.value) })
+        self.init(stringKeys: fields.map { ($0.key, $0.value) })
+    }
+
+    /// Builds from string-keyed pairs (unique keys): one sort by UTF-8 bytes, no Value
+    /// comparisons. The common case for documents built from requests.
+    public init(stringKeys pairs: [(String, Value)]) {
+        var sorted = pairs
+        sorted.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        entries = sorted.map { (key: Value.string($0.0), value: $0.1) }
     }
 
     public var count: Int { entries.count }

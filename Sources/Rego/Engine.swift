@@ -61,9 +61,17 @@ public struct PreparedQuery: Sendable {
                 return
             }
             let e = body[i]
-            if case .term(let t) = e.kind, !e.negated, e.withs.isEmpty, !isCallWithOutput(t, ev) {
-                try ev.evalTerm(t, f) { v in
-                    if !v.isFalse { try run(i + 1, values + [ExpressionResult(value: v, text: e.text, location: e.location)]) }
+            if case .term(let t) = e.kind, !e.negated, !isCallWithOutput(t, ev) {
+                // A term's value is reported, as `opa eval` does, with or without `with`.
+                let next = { (v: Value) throws in
+                    try run(i + 1, values + [ExpressionResult(value: v, text: e.text, location: e.location)])
+                }
+                if e.withs.isEmpty {
+                    try ev.evalTerm(t, f) { v in if !v.isFalse { try next(v) } }
+                } else {
+                    try ev.withModifiers(e.withs, f) { restore in
+                        try ev.evalTerm(t, f) { v in if !v.isFalse { try restore { try next(v) } } }
+                    }
                 }
             } else {
                 try ev.evalExpr(e, f) {

@@ -73,3 +73,11 @@ struct ErrorLocationTests {
         #expect(throws: RegoError.self) { try policy.evaluate(path: ["p", "n"], input: nil, options: options) }
     }
 }
+
+struct QueryTests {
+    @Test func aTermWithModifiersReportsItsValue() throws {
+        let policy = try Rego.compile(sources: [Source(name: "p.rego", text: "package t\np := input.a\n")])
+        let results = try Rego.prepare(query: "data.t.p with input as {\"a\": 7}", policy: policy).evaluate(input: nil)
+        #expect(results.first?.expressions.first?.value == .int(7))
+    }
+}

@@ -13,11 +13,14 @@ public struct Compiler {
     let tree = RuleTreeBuilder()
     /// Base data, for resolving references into the rule tree.
     var data: Value = .emptyObject
+    /// The tree names resolve against: the one being built, or a compiled policy's for queries.
+    var root: RuleNode
     /// Root names of rules per package (joined path), across all modules of the package.
     var ruleRoots: [String: Set<String>] = [:]
 
     public init(builtins: BuiltinRegistry) {
         self.builtins = builtins
+        self.root = tree.root
     }
 
     public static func compile(modules: [Module], data: Value = .emptyObject, builtins: BuiltinRegistry) throws(RegoErrors) -> CompiledPolicy {
@@ -39,6 +42,8 @@ public struct Compiler {
     /// Compiles a query against a policy, with its own frame.
     public static func compileQuery(_ body: [Expr], policy: CompiledPolicy, package: [String] = [], imports: [Import] = []) throws(RegoErrors) -> CompiledQuery {
         var c = Compiler(builtins: policy.builtins)
+        c.root = policy.root
+        c.data = policy.data
         c.collectRuleRoots(policy.root, prefix: [])
         let ctx = ModuleContext(package: package, imports: imports, ruleRoots: c.ruleRoots[package.joined(separator: ".")] ?? [], file: "")
         let alloc = SlotAllocator()
@@ -369,17 +374,22 @@ public struct Compiler {
         return resolveTerm(t, scope: scope, ctx: ctx)
     }
 
-    func treeLookup(_ path: [String]) -> RuleNode? { tree.root.lookup(path[...]) }
+    func treeLookup(_ path: [String]) -> RuleNode? { root.lookup(path[...]) }
 
     /// Resolves the constant prefix of a `data` reference to the deepest rule-tree node it
     /// reaches (stopping at a node with rules, as evaluation does), so evaluation starts
     /// there instead of walking from the root each time.
     func resolveNodeRef(_ path: [Term], _ loc: Location) -> Term? {
-        var node = tree.root
+        var node = root
         var base: Value? = data
         var i = 0
         while i < path.count, !node.hasRules {
-            guard case .value(.string(let s)) = path[i].kind, let child = node.children[s] else { break }
+            guard case .value(.string(let s)) = path[i].kind else { break }
+            guard let child = node.children[s] else {
+                // Past the rule tree: only base data lies below, so start there.
+                guard let below = base?[.string(s)] else { break }
+                return Term(.nodeRef(NodeRef(node: nil, base: below, rest: Array(path[(i + 1)...]), fullPath: path)), loc)
+            }
             node = child
             base = base.flatMap { $0[.string(s)] }
             i += 1

@@ -18,7 +18,11 @@ extension Evaluator {
             try evalRef(head, path, f, k)
         case .nodeRef(let target):
             if state.overlays.isEmpty {
-                try walkData(target.node, base: target.base, path: target.rest, 0, f, k)
+                if let node = target.node {
+                    try walkData(node, base: target.base, path: target.rest, 0, f, k)
+                } else if let base = target.base {
+                    try walkValue(base, target.rest, 0, f, baseDocument: true, k)
+                }
             } else {
                 try walkData(policy.root, base: policy.data, path: target.fullPath, 0, f, k)
             }

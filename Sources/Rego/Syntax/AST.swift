@@ -60,7 +60,8 @@ public indirect enum TermKind: Sendable {
 /// Where a resolved `data` reference starts: the node, the base document at that node, the
 /// rest of the path; and the full path, used instead while `with data…` overrides apply.
 public struct NodeRef: Sendable {
-    let node: RuleNode
+    /// nil when the prefix left the rule tree: the rest reads base data only.
+    let node: RuleNode?
     let base: Value?
     let rest: [Term]
     let fullPath: [Term]

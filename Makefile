@@ -70,6 +70,10 @@ run: build deps
 bench: build deps
 	$(PYTHON) scripts/bench.py
 
+## bench-rego: Warden's interpreter against regorus on the same policies, in the same run.
+bench-rego: build deps
+	$(PYTHON) scripts/bench_rego.py
+
 ## proto: regenerate Sources/EnvoyProto from proto/ (builds swift-protobuf's plugin once).
 proto: $(PROTOC_GEN)
 	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN) --swift_out=Sources/EnvoyProto \

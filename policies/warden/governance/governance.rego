@@ -77,7 +77,12 @@ tool_granted if {
 
 external_host if {
 	not endswith(http.host, ".internal")
-	not net.cidr_contains("10.0.0.0/8", http.host)
+	not private_address
+}
+
+private_address if {
+	net.cidr_is_valid(concat("", [http.host, "/32"]))
+	net.cidr_contains("10.0.0.0/8", http.host)
 }
 
 allowed if count(deny) == 0

@@ -104,6 +104,11 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(
+            name: "ExtAuthzTests",
+            dependencies: ["ExtAuthz", "EnvoyProto", "Rego", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            resources: [.copy("Golden")],
+            swiftSettings: strictSettings),
+        .testTarget(
             name: "RegoTests",
             dependencies: ["Rego"],
             resources: [.copy("Golden")],

@@ -106,6 +106,7 @@ public enum EnvoyInput {
     }
 
     static func metadata(_ m: Envoy_Config_Core_V3_Metadata) -> Value {
+        if m.filterMetadata.isEmpty { return .emptyObject }  // protojson omits empty maps
         var fm = RegoObject()
         for (k, v) in m.filterMetadata { fm[k] = structValue(v) }
         return .object(RegoObject(fields: ["filterMetadata": .object(fm)]))

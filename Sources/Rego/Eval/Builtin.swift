@@ -78,7 +78,7 @@ public struct BuiltinRegistry: Sendable {
 enum BuiltinFamilies {
     static var all: [Builtin] {
         comparison + arithmetic + aggregates + arrays + sets + objects + types + strings
-            + encoding + time + units + netCIDR + misc + semver + graphs + bits + uri
+            + encoding + time + units + netCIDR + misc + semver + graphs + bits + uri + uuid
     }
 }
 

@@ -19,7 +19,7 @@ VENV         := .venv
 PYTHON       := $(VENV)/bin/python
 PROTOC_GEN   := .build-protoc/swift-protobuf/.build/release/protoc-gen-swift
 
-.PHONY: help deps build debug test test-unit test-policies test-integration conformance conformance-update run bench bench-rego proto clean
+.PHONY: fuzz help deps build debug test test-unit test-policies test-integration conformance conformance-update run bench bench-rego proto clean
 
 help:
 	@echo "make run    - install, build, start Warden with the example policies and show it working"
@@ -73,6 +73,16 @@ bench: build deps
 ## bench-rego: Warden's interpreter against regorus on the same policies, in the same run.
 bench-rego: build deps
 	$(PYTHON) scripts/bench_rego.py
+
+## fuzz: libFuzzer over the Rego parser and evaluator, seeded with the conformance suite's
+## modules. Crashing inputs land in .fuzz-artifacts/; add each to the golden tests.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	cd Fuzz && swift build -c release
+	python3 scripts/fuzz-corpus.py $(CONFORMANCE) .fuzz-corpus
+	mkdir -p .fuzz-artifacts
+	Fuzz/.build/release/fuzz-rego .fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -rss_limit_mb=4096 -max_len=8192 -artifact_prefix=.fuzz-artifacts/
 
 ## proto: regenerate Sources/EnvoyProto from proto/ (builds swift-protobuf's plugin once).
 proto: $(PROTOC_GEN)

@@ -13,3 +13,19 @@ public func fuzzRego(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? policy.evaluate(path: [], input: .object(RegoObject(fields: ["a": .array([.int(1), .string("x")])])), options: options)
     return 0
 }
+
+/// SwiftPM links an executable's entry point as `<target>_main`; libFuzzer's driver is
+/// started from there (libFuzzer's own `main` is then not needed).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("fuzz_rego_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var args = argv
+    return LLVMFuzzerRunDriver(&count, &args) { data, size in fuzzRego(data, size) }
+}

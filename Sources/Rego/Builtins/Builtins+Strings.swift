@@ -29,9 +29,9 @@ extension BuiltinFamilies {
                 let n = try a.number(0)
                 let base = try a.int(1)
                 guard [2, 8, 10, 16].contains(base) else { throw BuiltinError.type("operand 2 must be one of {2, 8, 10, 16}") }
-                let d = n.doubleValue
-                let i = n.intValue ?? Int(d.rounded(.towardZero))
-                return .string(String(i, radix: base))
+                if let i = n.intValue ?? n.truncatedInt { return .string(String(i, radix: base)) }
+                // Beyond 64 bits: convert the exact integer part digit by digit.
+                return .string(n.exactDecimal.integerString(radix: base))
             },
             Builtin("indexof", arity: 2) { a, _ in
                 let s = Array(try a.string(0).unicodeScalars), sub = Array(try a.string(1).unicodeScalars)

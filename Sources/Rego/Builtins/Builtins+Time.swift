@@ -227,6 +227,7 @@ enum GoTime {
         }
         if exact { return .int(neg ? -totalInt : totalInt) }
         let v = (Double(totalInt) + total).rounded(.towardZero)
+        guard abs(v) < 9.2e18 else { return nil }
         return .int(Int(neg ? -v : v))
     }
 

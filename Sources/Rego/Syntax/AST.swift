@@ -59,9 +59,13 @@ public indirect enum TermKind: Sendable {
 
 /// Where a resolved `data` reference starts: the node, the base document at that node, the
 /// rest of the path; and the full path, used instead while `with data…` overrides apply.
-public struct NodeRef: Sendable {
+public struct NodeRef: @unchecked Sendable {
+    // @unchecked: `node` is unowned(unsafe), a plain pointer into the rule tree. The tree
+    // owns every node and outlives every term in it (a CompiledPolicy or a PreparedQuery
+    // holds the root), and owning it here would make cycles: a rule that refers to its own
+    // package would keep its policy alive forever.
     /// nil when the prefix left the rule tree: the rest reads base data only.
-    let node: RuleNode?
+    unowned(unsafe) let node: RuleNode?
     let base: Value?
     let rest: [Term]
     let fullPath: [Term]

@@ -41,7 +41,40 @@ extension Number {
     }
 }
 
+extension Number {
+    /// The integer part, truncated toward zero, when it fits in 64 bits.
+    var truncatedInt: Int? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d): let t = d.rounded(.towardZero); return abs(t) < 9.2e18 ? Int(t) : nil
+        case .exact(let e): return ExactDecimal(negative: e.negative, digits: Array(e.digits.prefix(max(0, e.exponent))), exponent: e.exponent).intValue
+        }
+    }
+}
+
 extension ExactDecimal {
+    /// The integer part (truncated toward zero) written in `radix`, at any size.
+    func integerString(radix: Int) -> String {
+        guard exponent > 0, !isZero else { return "0" }
+        var decimal: [Int] = (0..<exponent).map { $0 < digits.count ? Int(digits[$0]) : 0 }
+        var out: [Int] = []
+        while !decimal.isEmpty {
+            // Divide the decimal digit string by `radix`, keeping the remainder.
+            var remainder = 0
+            var quotient: [Int] = []
+            for d in decimal {
+                let cur = remainder * 10 + d
+                let q = cur / radix
+                remainder = cur % radix
+                if !quotient.isEmpty || q != 0 { quotient.append(q) }
+            }
+            out.append(remainder)
+            decimal = quotient
+        }
+        let symbols = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+        return (negative ? "-" : "") + String(out.reversed().map { symbols[$0] })
+    }
+
     init(negative: Bool, digits: [UInt8], exponent: Int) {
         var d = digits
         var e = exponent

@@ -3,14 +3,25 @@
 // The C gRPC core, plus per-call state and batch assembly kept in C: the core holds
 // pointers into a call's state until its tag completes, so that state must live at a
 // stable address, and grpc_op's unions are easiest to fill here.
+// System headers first, as Glibc's module defines them: gRPC's headers set feature macros
+// (_GNU_SOURCE) before including <sys/select.h>, which would otherwise give fd_set a
+// different definition in this module than in SwiftGlibc's, and the build fails.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <pthread.h>
+
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
-#include <stdlib.h>
-#include <string.h>
 
 enum { WARDEN_CALL_REGISTERED = 1, WARDEN_CALL_GENERIC = 2 };
 enum { WARDEN_STAGE_REQUESTED = 1, WARDEN_STAGE_RESPONDING = 2 };

@@ -175,16 +175,13 @@ public enum EnvoyInput {
     /// OPA-Envoy's parsed_path: the decoded path without its leading slashes, split on "/".
     public static func parsedPath(_ path: Substring) -> [String] {
         let trimmed = path.drop { $0 == "/" }
-        return trimmed.split(separator: "/", omittingEmptySubsequences: false).map { percentDecode($0, plusIsSpace: false) }
+        return trimmed.split(separator: "/", omittingEmptySubsequences: false).map { PercentEncoding.decode($0, plusIsSpace: false) ?? String($0) }
     }
 
     /// url.ParseQuery: every key maps to the list of its values.
     public static func parsedQuery(_ query: Substring) -> Value {
         var obj = RegoObject()
-        for part in query.split(whereSeparator: { $0 == "&" }) where !part.isEmpty {
-            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = percentDecode(kv[0], plusIsSpace: true)
-            let value = kv.count > 1 ? percentDecode(kv[1], plusIsSpace: true) : ""
+        for (key, value) in PercentEncoding.parseQuery(query) {
             if case .array(var vs)? = obj[key] { vs.append(.string(value)); obj[key] = .array(vs) } else { obj[key] = .array([.string(value)]) }
         }
         return .object(obj)
@@ -208,26 +205,6 @@ public enum EnvoyInput {
         return (nil, false)
     }
 
-    static func percentDecode(_ s: Substring, plusIsSpace: Bool) -> String {
-        guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
-        let b = Array(s.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(b.count)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) {
-                out.append(v)
-                i += 3
-            } else if plusIsSpace && b[i] == UInt8(ascii: "+") {
-                out.append(32)
-                i += 1
-            } else {
-                out.append(b[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 extension Int {

@@ -9,6 +9,8 @@ public final class PolicyStore: Sendable {
         public let policy: CompiledPolicy
         /// Bundle revisions, joined, for the decision log.
         public let revision: String
+        /// The policy sources, to quote lines in error reports.
+        public let sources: [String: Source]
     }
 
     private let current: Mutex<Loaded>
@@ -19,8 +21,9 @@ public final class PolicyStore: Sendable {
 
     public func replace(with next: Loaded) { current.withLock { $0 = next } }
 
-    /// Loads and compiles bundles and paths; errors carry file:line:col.
-    public static func load(bundles: [String], paths: [String]) throws(PolicyLoadError) -> Loaded {
+    /// Loads and compiles bundles and paths; errors carry file:line:col. The server requires
+    /// at least one policy file; `warden eval` may query data alone.
+    public static func load(bundles: [String], paths: [String], requirePolicies: Bool = true) throws(PolicyLoadError) -> Loaded {
         var loader = PolicyLoader()
         do {
             for b in bundles { try loader.add(bundle: b) }
@@ -29,13 +32,13 @@ public final class PolicyStore: Sendable {
             throw PolicyLoadError(errors: [RegoError(.compile, "\(error)")], sources: [:])
         }
         let sources = Dictionary(loader.sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        if loader.sources.isEmpty {
+        if requirePolicies && loader.sources.isEmpty {
             throw PolicyLoadError(errors: [RegoError(.compile, "no policy files (.rego) found in \((bundles + paths).joined(separator: ", "))")], sources: sources)
         }
         do {
             let policy = try Rego.compile(sources: loader.sources, data: loader.data, builtins: WardenBuiltins.registry)
             let revision = loader.manifests.map(\.revision).filter { !$0.isEmpty }.joined(separator: ",")
-            return Loaded(policy: policy, revision: revision)
+            return Loaded(policy: policy, revision: revision, sources: sources)
         } catch {
             throw PolicyLoadError(errors: error.errors, sources: sources)
         }

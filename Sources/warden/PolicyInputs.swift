@@ -1,34 +1,15 @@
 import ArgumentParser
 import Foundation
 import Rego
-import RegoLoader
 import Warden
 
 /// The builtins the command line offers: the same as the server's.
 var commandLineBuiltins: BuiltinRegistry { WardenBuiltins.registry }
 
-/// Why policies could not be loaded: the errors, and the sources to quote them from.
-struct PolicyLoadFailure: Error {
-    let errors: [RegoError]
-    let sources: [String: Source]
-}
-
-/// Loads `-d` paths and `-b` bundles and compiles them, or reports why not.
-func loadPolicy(data: [String], bundles: [String]) throws(PolicyLoadFailure) -> (CompiledPolicy, [String: Source]) {
-    var loader = PolicyLoader()
-    do {
-        for d in data { try loader.add(path: d) }
-        for b in bundles { try loader.add(bundle: b) }
-    } catch {
-        throw PolicyLoadFailure(errors: [RegoError(.compile, "\(error)")], sources: [:])
-    }
-    let sources = Dictionary(loader.sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-    do {
-        let policy = try Rego.compile(sources: loader.sources, data: loader.data, builtins: commandLineBuiltins)
-        return (policy, sources)
-    } catch {
-        throw PolicyLoadFailure(errors: error.errors, sources: sources)
-    }
+/// Loads `-d` paths and `-b` bundles and compiles them, as the server does.
+func loadPolicy(data: [String], bundles: [String]) throws(PolicyLoadError) -> (CompiledPolicy, [String: Source]) {
+    let loaded = try PolicyStore.load(bundles: bundles, paths: data, requirePolicies: false)
+    return (loaded.policy, loaded.sources)
 }
 
 func errorJSON(_ errors: [RegoError]) -> Value {

@@ -103,6 +103,26 @@ def start_envoy(template, listen_port, upstream_port, warden_port=0):
     return p
 
 
+class Stack:
+    """Upstream, Warden (with `warden_args`) and Envoy in front, stopped on exit."""
+
+    def __init__(self, warden_args):
+        self.warden_args = warden_args
+
+    def __enter__(self):
+        up_port, self.warden_port, self.envoy_port = free_port(), free_port(), free_port()
+        self.upstream = start_upstream(up_port)
+        self.warden = start_warden(self.warden_port, self.warden_args)
+        self.envoy = start_envoy("ext-authz.yaml", self.envoy_port, up_port, self.warden_port)
+        return self
+
+    def __exit__(self, *exc):
+        self.envoy.stop()
+        if self.warden.proc.poll() is None:
+            self.warden.stop()
+        self.upstream.stop()
+
+
 def http(port, method, path, headers=None, body=None, timeout=5):
     """One HTTP/1.1 request; returns (status, headers dict (lower-case), body text)."""
     import http.client

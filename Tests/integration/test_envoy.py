@@ -11,15 +11,8 @@ import harness as h
 
 @pytest.fixture(scope="module")
 def stack():
-    up_port, warden_port, envoy_port = h.free_port(), h.free_port(), h.free_port()
-    upstream = h.start_upstream(up_port)
-    warden = h.start_warden(warden_port, ["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result"])
-    envoy = h.start_envoy("ext-authz.yaml", envoy_port, up_port, warden_port)
-    yield {"envoy": envoy_port, "warden": warden, "warden_port": warden_port}
-    envoy.stop()
-    if warden.proc.poll() is None:
-        warden.stop()
-    upstream.stop()
+    with h.Stack(["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result"]) as s:
+        yield {"envoy": s.envoy_port, "warden": s.warden, "warden_port": s.warden_port}
 
 
 def test_allowed_request_reaches_the_upstream_with_headers_added_and_removed(stack):
@@ -61,48 +54,25 @@ def test_policy_error_fails_closed(tmp_path):
         import rego.v1
         allow := 1 / count(input.nothing)   # undefined: the decision is missing
     """))
-    up_port, warden_port, envoy_port = h.free_port(), h.free_port(), h.free_port()
-    upstream = h.start_upstream(up_port)
-    warden = h.start_warden(warden_port, ["-d", str(tmp_path)])
-    envoy = h.start_envoy("ext-authz.yaml", envoy_port, up_port, warden_port)
-    try:
-        status, _, body = h.http(envoy_port, "GET", "/anything")
+    with h.Stack(["-d", str(tmp_path)]) as s:
+        status, _, body = h.http(s.envoy_port, "GET", "/anything")
         assert status == 500
         assert h.json_body(body)["error"] == "policy_error"
-        assert "decision failed closed" in warden.output()
-    finally:
-        envoy.stop()
-        warden.stop()
-        upstream.stop()
+        assert "decision failed closed" in s.warden.output()
 
 
 def test_malformed_decision_fails_closed(tmp_path):
     (tmp_path / "p.rego").write_text("package envoy.authz\nallow := {\"allowed\": \"yes\"}\n")
-    up_port, warden_port, envoy_port = h.free_port(), h.free_port(), h.free_port()
-    upstream = h.start_upstream(up_port)
-    warden = h.start_warden(warden_port, ["-d", str(tmp_path)])
-    envoy = h.start_envoy("ext-authz.yaml", envoy_port, up_port, warden_port)
-    try:
-        status, _, _ = h.http(envoy_port, "GET", "/anything")
+    with h.Stack(["-d", str(tmp_path)]) as s:
+        status, _, _ = h.http(s.envoy_port, "GET", "/anything")
         assert status == 500
-        assert '\\"allowed\\" must be a boolean' in warden.output()
-    finally:
-        envoy.stop()
-        warden.stop()
-        upstream.stop()
+        assert '\\"allowed\\" must be a boolean' in s.warden.output()
 
 
 def test_warden_stopped_means_envoy_denies(tmp_path):
     (tmp_path / "p.rego").write_text("package envoy.authz\nallow := true\n")
-    up_port, warden_port, envoy_port = h.free_port(), h.free_port(), h.free_port()
-    upstream = h.start_upstream(up_port)
-    warden = h.start_warden(warden_port, ["-d", str(tmp_path)])
-    envoy = h.start_envoy("ext-authz.yaml", envoy_port, up_port, warden_port)
-    try:
-        assert h.http(envoy_port, "GET", "/x")[0] == 200
-        assert warden.stop() == 0  # SIGTERM: a clean exit
-        status, _, _ = h.http(envoy_port, "GET", "/x")
+    with h.Stack(["-d", str(tmp_path)]) as s:
+        assert h.http(s.envoy_port, "GET", "/x")[0] == 200
+        assert s.warden.stop() == 0  # SIGTERM: a clean exit
+        status, _, _ = h.http(s.envoy_port, "GET", "/x")
         assert status == 403  # failure_mode_allow: false
-    finally:
-        envoy.stop()
-        upstream.stop()

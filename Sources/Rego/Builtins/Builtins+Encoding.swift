@@ -241,16 +241,27 @@ enum URLQuery {
         return out
     }
 
-    static func unescape(_ s: String) -> String? {
+    static func unescape(_ s: String) -> String? { PercentEncoding.decode(s, plusIsSpace: true) }
+
+    static func parse(_ s: String) -> [(String, String)] { PercentEncoding.parseQuery(s) }
+}
+
+/// Percent-decoding and query parsing as Go's net/url does them, shared by the
+/// urlquery/uri builtins and the Envoy input document.
+public enum PercentEncoding {
+    /// Decodes %XX escapes (and `+` as a space in queries); nil for a malformed escape.
+    public static func decode<S: StringProtocol>(_ s: S, plusIsSpace: Bool) -> String? {
+        guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
         let b = Array(s.utf8)
         var out: [UInt8] = []
+        out.reserveCapacity(b.count)
         var i = 0
         while i < b.count {
             if b[i] == UInt8(ascii: "%") {
                 guard i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) else { return nil }
                 out.append(v)
                 i += 3
-            } else if b[i] == UInt8(ascii: "+") {
+            } else if plusIsSpace && b[i] == UInt8(ascii: "+") {
                 out.append(32)
                 i += 1
             } else {
@@ -261,12 +272,13 @@ enum URLQuery {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func parse(_ s: String) -> [(String, String)] {
+    /// url.ParseQuery's pairs, in order; a pair whose key cannot be decoded is skipped.
+    public static func parseQuery<S: StringProtocol>(_ s: S) -> [(String, String)] {
         var out: [(String, String)] = []
         for part in s.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let k = unescape(String(kv[0])) else { continue }
-            let v = kv.count > 1 ? (unescape(String(kv[1])) ?? "") : ""
+            guard let k = decode(kv[0], plusIsSpace: true) else { continue }
+            let v = kv.count > 1 ? (decode(kv[1], plusIsSpace: true) ?? "") : ""
             out.append((k, v))
         }
         return out

@@ -122,22 +122,21 @@ struct URIParts {
     }
 
     static func unescape(_ s: String) throws(ParseError) -> String {
+        if let decoded = PercentEncoding.decode(s, plusIsSpace: false) { return decoded }
+        // Name the first malformed escape, as Go does.
         let b = Array(s.utf8)
-        var out: [UInt8] = []
         var i = 0
         while i < b.count {
             if b[i] == UInt8(ascii: "%") {
-                guard i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) else {
+                if i + 2 >= b.count || UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) == nil {
                     throw ParseError(message: "invalid URL escape \(Value.string(String(decoding: b[i..<min(i + 3, b.count)], as: UTF8.self)).regoQuoted)")
                 }
-                out.append(v)
                 i += 3
             } else {
-                out.append(b[i])
                 i += 1
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        throw ParseError(message: "invalid URL escape")
     }
 
     /// Go's escape(s, encodePath).

@@ -187,8 +187,9 @@ public enum EnvoyDecision {
         return checkResponse(d, decisionID: decisionID)
     }
 
-    /// The denial when the policy failed or answered something unusable: fail closed.
-    public static func policyFailure(_ reason: String, decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+    /// The denial when the policy failed or answered something unusable: fail closed. The
+    /// cause goes to Warden's log, not to the client.
+    public static func policyFailure(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
         var d = Decision(allowed: false)
         d.httpStatus = 500
         d.headers = [("content-type", "application/json")]
@@ -198,7 +199,6 @@ public enum EnvoyDecision {
             "decision_id": .string(decisionID),
             "next": .string("report the decision id to the platform team; the cause is in Warden's log"),
         ])).jsonString()
-        _ = reason
         return checkResponse(d, decisionID: decisionID)
     }
 }

@@ -65,14 +65,14 @@ public final class DecisionPipeline: Sendable {
             result = try loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
         } catch {
             let evalMicros = DecisionPipeline.monotonicMicros() - evalStart
-            return finish(EnvoyDecision.policyFailure("\(error)", decisionID: decisionID), decisionID, false, start, evalMicros, "policy error: \(error)", request)
+            return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros, "policy error: \(error)", request)
         }
         let evalMicros = DecisionPipeline.monotonicMicros() - evalStart
         do {
             let decision = try EnvoyDecision.decision(from: result)
             return finish(EnvoyDecision.checkResponse(decision, decisionID: decisionID), decisionID, decision.allowed, start, evalMicros, nil, request)
         } catch {
-            return finish(EnvoyDecision.policyFailure(error.description, decisionID: decisionID), decisionID, false, start, evalMicros,
+            return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros,
                           "malformed decision at \(decisionPath.joined(separator: "/")): \(error.description)", request)
         }
     }

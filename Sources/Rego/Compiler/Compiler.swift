@@ -76,8 +76,8 @@ public struct Compiler {
         for rule in m.rules {
             var path = m.package
             var suffix: [Term] = []
-            for (i, t) in rule.headRef.enumerated() {
-                if suffix.isEmpty, case .value(.string(let s)) = t.kind, !(i > 0 && isBracketVar(t)) {
+            for t in rule.headRef {
+                if suffix.isEmpty, case .value(.string(let s)) = t.kind {
                     path.append(s)
                 } else {
                     suffix.append(t)
@@ -113,8 +113,6 @@ public struct Compiler {
             ruleRoots[pkgKey, default: []].insert(rule.name)
         }
     }
-
-    func isBracketVar(_ t: Term) -> Bool { false }
 
     mutating func checkRuleKinds(_ node: RuleNode) {
         let all = node.rules + (node.defaultRule.map { [$0] } ?? [])

@@ -495,7 +495,6 @@ extension Evaluator {
     @inline(never)
     func partialObjectValue(_ node: RuleNode) throws -> Value? {
         var obj = Value.emptyObject
-        var defined = false
         for rule in node.rules {
             var r: Rule? = rule
             while let cur = r {
@@ -506,7 +505,6 @@ extension Evaluator {
                     try self.evalItems(cur.dynamicSuffix, 0, [], f) { keys in
                         try self.evalTerm(valueTerm, f) { v in
                             produced = true
-                            defined = true
                             obj = try self.insertPath(obj, keys[...], v, cur.location)
                         }
                     }
@@ -515,7 +513,6 @@ extension Evaluator {
                 r = cur.elseRule
             }
         }
-        _ = defined
         return obj
     }
 

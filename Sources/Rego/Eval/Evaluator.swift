@@ -189,14 +189,9 @@ final class Evaluator {
                 } else if let node = policy.root.lookup(keys[...]), node.isFunction {
                     let name = CallTarget.function(keys).displayName
                     if let t = mockTargets[i] { modified.mocks[name] = .function(t) } else if let v = values[i] { modified.mocks[name] = .value(v) }
-                } else {
-                    if let t = mockTargets[i], case .function(let p) = t, let v = try? materializeFunctionAsValue(p) {
-                        modified.overlays.removeAll { $0.path.starts(with: keys) }
-                        modified.overlays.append((keys, v))
-                    } else if let v = values[i] {
-                        modified.overlays.removeAll { $0.path.starts(with: keys) }
-                        modified.overlays.append((keys, v))
-                    }
+                } else if let v = values[i] {
+                    modified.overlays.removeAll { $0.path.starts(with: keys) }
+                    modified.overlays.append((keys, v))
                 }
             case .call(let target, _):
                 let name = target.displayName
@@ -214,8 +209,6 @@ final class Evaluator {
             try k()
         }
     }
-
-    func materializeFunctionAsValue(_ path: [String]) throws -> Value? { nil }
 
     static func upsert(_ base: Value, _ path: ArraySlice<String>, _ value: Value) -> Value {
         guard let first = path.first else { return value }

@@ -135,31 +135,7 @@ public enum EnvoyInput {
     }
 
     static func rfc3339(_ t: Google_Protobuf_Timestamp) -> String {
-        // protojson: UTC, with 0, 3, 6 or 9 fractional digits.
-        let days = Int(t.seconds).floorDiv(86400)
-        let secs = Int(t.seconds) - days * 86400
-        let (y, m, d) = civil(days)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        var s = "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60))"
-        if t.nanos != 0 {
-            var frac = String(t.nanos)
-            frac = String(repeating: "0", count: 9 - frac.count) + frac
-            if frac.hasSuffix("000000") { frac = String(frac.prefix(3)) } else if frac.hasSuffix("000") { frac = String(frac.prefix(6)) }
-            s += "." + frac
-        }
-        return s + "Z"
-    }
-
-    static func civil(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+        RFC3339.format(seconds: Int(t.seconds), nanos: Int(t.nanos))
     }
 
     // MARK: - Parsed path, query and body
@@ -205,8 +181,4 @@ public enum EnvoyInput {
         return (nil, false)
     }
 
-}
-
-extension Int {
-    func floorDiv(_ d: Int) -> Int { self >= 0 ? self / d : -((-self + d - 1) / d) }
 }

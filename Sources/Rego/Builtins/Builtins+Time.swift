@@ -477,3 +477,22 @@ enum GoTime {
         return r
     }
 }
+
+/// RFC 3339 timestamps in UTC, as protojson writes them: 0, 3, 6 or 9 fractional digits.
+/// Shared by the Envoy input document and Warden's log lines.
+public enum RFC3339 {
+    public static func format(seconds: Int, nanos: Int) -> String {
+        let days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400)
+        let secs = seconds - days * 86400
+        let (y, m, d) = GoTime.civilFromDays(days)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        var out = "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60))"
+        if nanos != 0 {
+            var frac = String(nanos)
+            frac = String(repeating: "0", count: 9 - frac.count) + frac
+            if frac.hasSuffix("000000") { frac = String(frac.prefix(3)) } else if frac.hasSuffix("000") { frac = String(frac.prefix(6)) }
+            out += "." + frac
+        }
+        return out + "Z"
+    }
+}

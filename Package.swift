@@ -39,6 +39,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // Not pkgConfig: grpc.pc expands to dozens of absl flags SwiftPM cannot handle.
         .systemLibrary(name: "CGRPCCore", path: "Sources/CGRPCCore"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         // RE2 is C++: a few lines of shim give it a C surface.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
@@ -65,6 +66,10 @@ let package = Package(
             dependencies: ["Rego", "COpenSSL"],
             swiftSettings: strictSettings),
         .target(
+            name: "Store",
+            dependencies: ["AgentIdentity", "CLibPQ"],
+            swiftSettings: strictSettings),
+        .target(
             name: "RegoRegex",
             dependencies: ["Rego", "CRE2"],
             swiftSettings: strictSettings),
@@ -77,7 +82,7 @@ let package = Package(
         .target(
             name: "Warden",
             dependencies: [
-                "Rego", "RegoLoader", "RegoYAML", "RegoRegex", "AgentIdentity", "ExtAuthz", "EnvoyProto", "GRPCRuntime",
+                "Rego", "RegoLoader", "RegoYAML", "RegoRegex", "AgentIdentity", "ExtAuthz", "EnvoyProto", "GRPCRuntime", "Store",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings),
@@ -86,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "Rego", "RegoYAML", "RegoRegex", "RegoLoader", "AgentIdentity", "Warden", "GRPCRuntime",
+                "Rego", "RegoYAML", "RegoRegex", "RegoLoader", "AgentIdentity", "Warden", "GRPCRuntime", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),
@@ -107,6 +112,14 @@ let package = Package(
             name: "ExtAuthzTests",
             dependencies: ["ExtAuthz", "EnvoyProto", "Rego", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             resources: [.copy("Golden")],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "AgentIdentityTests",
+            dependencies: ["AgentIdentity", "Rego"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "RegoTests",

@@ -54,7 +54,7 @@ public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
 
 public struct CryptoError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    init(_ d: String) { description = d }
+    public init(_ d: String) { description = d }
 
     /// The most recent OpenSSL error, for messages.
     static func openSSL(_ context: String) -> CryptoError {

@@ -187,6 +187,27 @@ public enum EnvoyDecision {
         return checkResponse(d, decisionID: decisionID)
     }
 
+    /// The denial when the caller's identity is refused (no token, a bad token, an agent
+    /// that may not act): the status, and a JSON body that says what was refused, why, and
+    /// what to do next. A 401 carries `WWW-Authenticate` as RFC 6750 asks.
+    public static func identityRefusal(code: String, status: Int, reason: String, next: String, agentID: String?,
+                                       decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+        var d = Decision(allowed: false)
+        d.httpStatus = status
+        d.headers = [("content-type", "application/json")]
+        if status == 401 {
+            d.headers.append(("www-authenticate", "Bearer error=\"invalid_token\", error_description=\"\(code)\""))
+        }
+        var body: [String: Value] = [
+            "error": .string(code), "refused": .string(status == 401 ? "the agent's token" : "the agent"),
+            "reason": .string(reason), "next": .string(next), "decision_id": .string(decisionID),
+        ]
+        if let agentID { body["agent"] = .string(agentID) }
+        d.body = Value.object(RegoObject(fields: body)).jsonString()
+        d.dynamicMetadata = RegoObject(fields: ["identity_error": .string(code)])
+        return checkResponse(d, decisionID: decisionID)
+    }
+
     /// The denial when the policy failed or answered something unusable: fail closed. The
     /// cause goes to Warden's log, not to the client.
     public static func policyFailure(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {

@@ -8,7 +8,9 @@ public import SwiftProtobuf
 public enum EnvoyInput {
     public static let version: Value = .object(RegoObject(fields: ["ext_authz": .string("v3"), "encoding": .string("protojson")]))
 
-    public static func build(_ request: Envoy_Service_Auth_V3_CheckRequest) -> Value {
+    /// `agent`: the verified identity and registry record, as `input.agent` (Warden's
+    /// addition to OPA-Envoy's document; absent when identity checks are off).
+    public static func build(_ request: Envoy_Service_Auth_V3_CheckRequest, agent: Value? = nil) -> Value {
         let attributes = request.attributes
         var attrs = Fields()
         if attributes.hasSource { attrs["source"] = peer(attributes.source) }
@@ -36,6 +38,7 @@ public enum EnvoyInput {
         input["parsed_body"] = parsedBody ?? .null
         input["truncated_body"] = .bool(truncated)
         input["version"] = version
+        if let agent { input["agent"] = agent }
         return .object(input.object)
     }
 

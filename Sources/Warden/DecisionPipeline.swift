@@ -1,5 +1,6 @@
+public import AgentIdentity
 public import EnvoyProto
-public import Rego
+import Rego
 import ExtAuthz
 import Foundation
 public import GRPCRuntime
@@ -17,8 +18,11 @@ public final class DecisionPipeline: Sendable {
     let evalOptions: EvalOptions
     let log: EventLog
     let logDecisions: Bool
+    /// nil when identity checks are off (`identity.mode: off`).
+    let identity: IdentityGate?
 
-    public init(store: PolicyStore, config: WardenConfig, log: EventLog) {
+    public init(store: PolicyStore, config: WardenConfig, log: EventLog, identity: IdentityGate? = nil) {
+        self.identity = identity
         self.store = store
         self.decisionPath = config.decisionPath
         var options = EvalOptions()
@@ -57,7 +61,22 @@ public final class DecisionPipeline: Sendable {
             let reason = "the CheckRequest could not be decoded: \(error)"
             return finish(EnvoyDecision.badRequest(reason, decisionID: decisionID), decisionID, false, start, 0, reason, nil)
         }
-        let input = EnvoyInput.build(request)
+        // Who is calling, before any policy runs: no identity, no access.
+        var agent: Value?
+        var caller: Caller?
+        if let identity {
+            switch identity.authenticate(headers: request.attributes.request.http.headers, now: Int64(DecisionPipeline.wallClockMs() / 1000)) {
+            case .refused(let r):
+                let response = EnvoyDecision.identityRefusal(code: r.code, status: r.httpStatus, reason: r.reason, next: r.next,
+                                                             agentID: r.agentID, decisionID: decisionID)
+                return finish(response, decisionID, false, start, 0, nil, request,
+                              caller: r.agentID.map { Caller(agentID: $0, owner: nil, jti: nil) }, refusal: r)
+            case .admitted(let value, let record, let token):
+                agent = value
+                caller = Caller(agentID: record.id, owner: record.owner?.contact, jti: token.jti)
+            }
+        }
+        let input = EnvoyInput.build(request, agent: agent)
         let loaded = store.loaded
         let evalStart = DecisionPipeline.monotonicMicros()
         let result: Value?
@@ -65,20 +84,28 @@ public final class DecisionPipeline: Sendable {
             result = try loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
         } catch {
             let evalMicros = DecisionPipeline.monotonicMicros() - evalStart
-            return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros, "policy error: \(error)", request)
+            return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros, "policy error: \(error)", request, caller: caller)
         }
         let evalMicros = DecisionPipeline.monotonicMicros() - evalStart
         do {
             let decision = try EnvoyDecision.decision(from: result)
-            return finish(EnvoyDecision.checkResponse(decision, decisionID: decisionID), decisionID, decision.allowed, start, evalMicros, nil, request)
+            return finish(EnvoyDecision.checkResponse(decision, decisionID: decisionID), decisionID, decision.allowed, start, evalMicros, nil, request, caller: caller)
         } catch {
             return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros,
-                          "malformed decision at \(decisionPath.joined(separator: "/")): \(error.description)", request)
+                          "malformed decision at \(decisionPath.joined(separator: "/")): \(error.description)", request, caller: caller)
         }
     }
 
+    /// The verified caller, for the log.
+    struct Caller {
+        let agentID: String
+        let owner: String?
+        let jti: String?
+    }
+
     func finish(_ response: Envoy_Service_Auth_V3_CheckResponse, _ id: String, _ allowed: Bool, _ start: Int, _ evalMicros: Int,
-                _ failure: String?, _ request: Envoy_Service_Auth_V3_CheckRequest?) -> Outcome {
+                _ failure: String?, _ request: Envoy_Service_Auth_V3_CheckRequest?,
+                caller: Caller? = nil, refusal: IdentityRefusal? = nil) -> Outcome {
         let total = DecisionPipeline.monotonicMicros() - start
         if logDecisions || failure != nil {
             var fields: [String: Value] = [
@@ -92,6 +119,15 @@ public final class DecisionPipeline: Sendable {
                 if !http.id.isEmpty { fields["request_id"] = .string(http.id) }
             }
             if case .deniedResponse(let d)? = response.httpResponse { fields["http_status"] = .int(Int(d.status.code.rawValue)) }
+            if let caller {
+                fields["agent"] = .string(caller.agentID)
+                if let owner = caller.owner { fields["owner"] = .string(owner) }
+                if let jti = caller.jti { fields["jti"] = .string(jti) }
+            }
+            if let refusal {
+                fields["identity_error"] = .string(refusal.code)
+                fields["reason"] = .string(refusal.reason)
+            }
             if let failure {
                 fields["reason"] = .string(failure)
                 log.warn("decision failed closed", fields)

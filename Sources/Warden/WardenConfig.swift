@@ -1,3 +1,4 @@
+public import AgentIdentity
 import Rego
 import RegoYAML
 import Foundation
@@ -25,6 +26,17 @@ public struct WardenConfig: Sendable {
     /// One log line per decision.
     public var logDecisions = true
     public var logLevel: EventLog.Level = .info
+
+    /// PostgreSQL, where the agent registry and keys live (`WARDEN_DATABASE_URL`).
+    public var databaseURL = ""
+    /// Seconds between full re-reads of the registry, the fallback behind LISTEN/NOTIFY.
+    public var registryRefreshSeconds = 5
+    /// Identity checks: `enforce` (the default: no identity, no access) or `off` (policy
+    /// alone, as plain OPA-Envoy).
+    public var identityEnforced = true
+    public var identity = IdentityRules()
+    /// JWKS files or directories of them, besides the keys in the database.
+    public var jwks: [String] = []
 
     public init() {}
 
@@ -88,6 +100,31 @@ public struct WardenConfig: Sendable {
                     default: throw unknown("log.\(x.key.regoText)", file)
                     }
                 }
+            case "\"database\"":
+                for x in try object(e.value, "database", file).entries {
+                    switch x.key {
+                    case .string("url"): databaseURL = try string(x.value, "database.url", file)
+                    case .string("refresh_seconds"): registryRefreshSeconds = try int(x.value, "database.refresh_seconds", file, 1...3600)
+                    default: throw unknown("database.\(x.key.regoText)", file)
+                    }
+                }
+            case "\"identity\"":
+                for x in try object(e.value, "identity", file).entries {
+                    let path: String
+                    if case .string(let k) = x.key { path = "identity." + k } else { path = "identity." + x.key.regoText }
+                    switch x.key {
+                    case .string("mode"): identityEnforced = try identityMode(try string(x.value, path, file), file)
+                    case .string("header"): identity.header = try string(x.value, path, file).lowercased()
+                    case .string("issuer"): identity.token.issuer = try string(x.value, path, file)
+                    case .string("audience"): identity.token.audience = try string(x.value, path, file)
+                    case .string("environment"): identity.environment = try string(x.value, path, file)
+                    case .string("leeway_seconds"): identity.token.leewaySeconds = Int64(try int(x.value, path, file, 0...600))
+                    case .string("max_lifetime_seconds"): identity.token.maxLifetimeSeconds = Int64(try int(x.value, path, file, 60...86_400))
+                    case .string("max_token_bytes"): identity.token.maxTokenBytes = try int(x.value, path, file, 256...65_536)
+                    case .string("jwks"): jwks = try strings(x.value, path, file)
+                    default: throw unknown(path, file)
+                    }
+                }
             default:
                 throw unknown(key, file)
             }
@@ -108,6 +145,8 @@ public struct WardenConfig: Sendable {
             guard let n = Int(v), (1...64).contains(n) else { throw ConfigError(description: "WARDEN_THREADS must be a number from 1 to 64, got \(v)") }
             threads = n
         }
+        if let v = env["WARDEN_DATABASE_URL"] { databaseURL = v }
+        if let v = env["WARDEN_IDENTITY"] { identityEnforced = try identityMode(v, "WARDEN_IDENTITY") }
         if let v = env["WARDEN_LOG_DECISIONS"] {
             guard let b = ["true": true, "false": false, "1": true, "0": false][v] else { throw ConfigError(description: "WARDEN_LOG_DECISIONS must be true or false, got \(v)") }
             logDecisions = b
@@ -118,6 +157,16 @@ public struct WardenConfig: Sendable {
     public func validate() throws(ConfigError) {
         if listen.isEmpty && unixSocket.isEmpty { throw ConfigError(description: "nothing to listen on: set listen.address or listen.unix_socket") }
         if bundles.isEmpty && paths.isEmpty { throw ConfigError(description: "no policies: set policy.bundles or policy.paths (or --bundle)") }
+        if identityEnforced && databaseURL.isEmpty {
+            throw ConfigError(description: """
+                identity checks are on (identity.mode: enforce, the default: no identity, no access), but no database is set: \
+                the agent registry lives in PostgreSQL. Set database.url (or WARDEN_DATABASE_URL, --database-url), \
+                or identity.mode: off (--identity off) to decide on policy alone, as plain OPA-Envoy
+                """)
+        }
+        if identity.environment != "", !AgentManifest.environments.contains(identity.environment) {
+            throw ConfigError(description: "identity.environment must be dev, staging or prod, got \(identity.environment)")
+        }
         if decisionPath.isEmpty { throw ConfigError(description: "policy.decision must name a rule, such as envoy/authz/allow") }
     }
 
@@ -153,7 +202,19 @@ public struct WardenConfig: Sendable {
         return b
     }
 
+    public func identityMode(_ v: String, _ origin: String) throws(ConfigError) -> Bool {
+        switch v {
+        case "enforce": return true
+        case "off": return false
+        default: throw ConfigError(description: "\(origin): identity mode must be enforce or off, got \(v)")
+        }
+    }
+
     func unknown(_ key: String, _ file: String) -> ConfigError {
-        ConfigError(description: "\(file): unknown setting \(key) (known: listen.{address, unix_socket, threads, max_request_bytes}, policy.{bundles, paths, decision, max_eval_steps}, log.{decisions, level})")
+        ConfigError(description: """
+            \(file): unknown setting \(key) (known: listen.{address, unix_socket, threads, max_request_bytes}, \
+            policy.{bundles, paths, decision, max_eval_steps}, log.{decisions, level}, database.{url, refresh_seconds}, \
+            identity.{mode, header, issuer, audience, environment, leeway_seconds, max_lifetime_seconds, max_token_bytes, jwks})
+            """)
     }
 }

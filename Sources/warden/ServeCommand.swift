@@ -1,3 +1,4 @@
+import AgentIdentity
 import ArgumentParser
 import Foundation
 import GRPCRuntime
@@ -43,6 +44,15 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("no-decision-log"), help: "Do not log a line per decision.")
     var noDecisionLog = false
 
+    @Option(name: .customLong("database-url"), help: "PostgreSQL connection URL (the agent registry), as WARDEN_DATABASE_URL.")
+    var databaseURL: String?
+
+    @Option(help: "Identity checks: enforce (default; needs a database) or off (policy alone, as plain OPA-Envoy).")
+    var identity: String?
+
+    @Option(help: "JWKS file or directory of verification keys, besides the database's (repeatable).")
+    var jwks: [String] = []
+
     func run() throws {
         var cfg: WardenConfig
         do {
@@ -55,6 +65,9 @@ struct ServeCommand: ParsableCommand {
             if let decision { cfg.decision = decision }
             if let threads { cfg.threads = threads }
             if noDecisionLog { cfg.logDecisions = false }
+            if let databaseURL { cfg.databaseURL = databaseURL }
+            if let identity { cfg.identityEnforced = try cfg.identityMode(identity, "--identity") }
+            if !jwks.isEmpty { cfg.jwks = jwks }
             try cfg.validate()
         } catch {
             printStderr("warden serve: \(error)")
@@ -71,7 +84,26 @@ struct ServeCommand: ParsableCommand {
         if !store.loaded.policy.hasDocument(cfg.decisionPath) {
             log.warn("the decision path names no rule or data; every request will be denied until a policy defines it", ["decision": .string(cfg.decision)])
         }
-        let pipeline = DecisionPipeline(store: store, config: cfg, log: log)
+        var gate: IdentityGate?
+        var watcher: RegistryWatcher?
+        if cfg.identityEnforced {
+            let fileKeys: [SigningKey]
+            do { fileKeys = try RegistryWatcher.loadKeyFiles(cfg.jwks) } catch {
+                printStderr("warden serve: \(error)")
+                throw ExitCode(1)
+            }
+            let g = IdentityGate(rules: cfg.identity)
+            let w = RegistryWatcher(url: cfg.databaseURL, gate: g, fileKeys: fileKeys, refreshSeconds: cfg.registryRefreshSeconds, log: log)
+            w.start()
+            if !w.waitForFirstLoad(seconds: 5) {
+                log.warn("serving without an agent registry: every agent is refused (503) until the database answers")
+            }
+            gate = g
+            watcher = w
+        } else {
+            log.info("identity checks are off (identity.mode: off): requests are decided on policy alone")
+        }
+        let pipeline = DecisionPipeline(store: store, config: cfg, log: log, identity: gate)
 
         // Signals are collected by sigwait below; a background job of a non-interactive
         // shell starts with SIGINT ignored, so restore the default first.
@@ -122,6 +154,7 @@ struct ServeCommand: ParsableCommand {
             break
         }
         server.shutdown(grace: .seconds(5))
+        watcher?.stop()
         log.info("stopped")
     }
 }

@@ -1,37 +1,58 @@
 # The demo policy: which agent may call which tool, OPA-Envoy style.
 #
-# Envoy asks Warden about every request; this policy answers with OPA-Envoy's result
-# object: allowed, the status and body of a denial, and headers for the upstream.
+# Before this policy runs, Warden has verified the agent's token and found the agent in the
+# registry (active, owned, not expired, not killed); `input.agent` holds that record and the
+# token's claims. The policy answers with OPA-Envoy's result object: allowed, the status and
+# body of a denial, and headers for the upstream.
 package envoy.authz
 
 import rego.v1
 
+agent := input.agent
+
 request := input.attributes.request.http
 
-# Until agent tokens are wired in, the demo names the agent in a header.
-agent_id := request.headers["x-agent-id"]
-
-agent := data.agents[agent_id]
-
 # A tool is the first path segment after /tools, e.g. /tools/search -> "search".
+default tool := ""
+
 tool := input.parsed_path[1] if input.parsed_path[0] == "tools"
+
+# Tier 1 agents are read-only observers; tiers 2 and 3 may also change things.
+read_only_methods := {"GET", "HEAD", "OPTIONS"}
+
+method_allowed if request.method in read_only_methods
+
+method_allowed if agent.tier >= 2
+
+# A token minted with --scope is limited to those tools.
+scope_allows if not agent.token.scope
+
+scope_allows if tool in agent.token.scope
 
 default allow := false
 
 allow if {
-	some grant in agent.grants
-	grant.tool == tool
-	request.method in grant.methods
+	tool in agent.tools
+	method_allowed
+	scope_allows
 }
 
-reason := "no agent named in the x-agent-id header" if not agent_id
-else := sprintf("agent %q is not registered", [agent_id]) if not agent
-else := sprintf("agent %q may not %s tool %q", [agent_id, request.method, tool]) if not allow
+reason := "only /tools/<name> paths are agent tools" if tool == ""
+else := sprintf("agent %q is not registered for tool %q", [agent.id, tool]) if not tool in agent.tools
+else := sprintf("agent %q is tier %d (read-only observer) and may not %s", [agent.id, agent.tier, request.method]) if not method_allowed
+else := sprintf("the token is scoped to %v, not to tool %q", [agent.token.scope, tool]) if not scope_allows
+
+next := "add the tool to the agent's manifest and register it again: warden agent register -f <manifest.yaml>" if {
+	tool != ""
+	not tool in agent.tools
+} else := "mint a token whose --scope includes the tool: warden token mint" if not scope_allows
+else := "ask the agent's owner whether it should act here; tier changes go through its manifest"
 
 result := {
-	"allowed": allow,
-	"headers": {"x-warden-agent": agent_id, "x-warden-owner": agent.owner},
-	"request_headers_to_remove": ["x-agent-secret"],
+	"allowed": true,
+	"headers": {"x-warden-agent": agent.id, "x-warden-owner": agent.owner.contact},
+	# The upstream needs the verified identity, not the agent's bearer token.
+	"request_headers_to_remove": ["authorization"],
 } if allow
 
 result := {
@@ -40,7 +61,8 @@ result := {
 	"headers": {"content-type": "application/json"},
 	"body": json.marshal({
 		"error": "forbidden",
+		"agent": agent.id,
 		"reason": reason,
-		"next": "ask the agent's owner to grant the tool in the agent registry",
+		"next": next,
 	}),
 } if not allow

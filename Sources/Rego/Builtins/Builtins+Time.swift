@@ -495,4 +495,25 @@ public enum RFC3339 {
         }
         return out + "Z"
     }
+
+    /// Unix seconds of an RFC 3339 time (any offset, fraction dropped), or nil.
+    public static func parse(_ text: String) -> Int64? {
+        guard let ns = try? GoTime.parse(layout: GoTime.rfc3339, text) else { return nil }
+        return Int64(ns.floorDiv(1_000_000_000))
+    }
+
+    /// Unix seconds of the start (00:00 UTC) of a `YYYY-MM-DD` date, or nil.
+    public static func parseDate(_ text: String) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (1...12).contains(m), (1...31).contains(d) else { return nil }
+        let days = GoTime.daysFromCivil(y, m, d)
+        guard GoTime.civilFromDays(days) == (y, m, d) else { return nil }  // 2027-02-30
+        return Int64(days) * 86_400
+    }
+}
+
+extension Int {
+    fileprivate func floorDiv(_ d: Int) -> Int { self >= 0 ? self / d : -((-self + d - 1) / d) }
 }

@@ -1,0 +1,216 @@
+public import Rego
+import Synchronization
+
+/// What the identity layer knows at one moment: the registered agents and the keys. The
+/// serve path reads one snapshot per request and never waits on the database; a newer
+/// snapshot replaces it whole.
+public struct RegistrySnapshot: Sendable {
+    public struct Entry: Sendable {
+        public let record: AgentRecord
+        /// `input.agent` without the token part, built once per load.
+        let regoObject: RegoObject
+    }
+
+    public let agents: [String: Entry]
+    public let keys: [String: SigningKey]
+    /// Unix seconds of the load; nil until the registry was read once.
+    public let loadedAt: Int64?
+
+    public init(agents: [AgentRecord], keys: [SigningKey], loadedAt: Int64?) {
+        var map: [String: Entry] = [:]
+        for a in agents {
+            guard case .object(let o) = a.regoValue else { continue }
+            map[a.id] = Entry(record: a, regoObject: o)
+        }
+        self.agents = map
+        self.keys = Dictionary(keys.map { ($0.kid, $0) }, uniquingKeysWith: { first, _ in first })
+        self.loadedAt = loadedAt
+    }
+
+    public static let empty = RegistrySnapshot(agents: [], keys: [], loadedAt: nil)
+}
+
+/// Settings of the identity layer (`identity:` in warden.yaml).
+public struct IdentityRules: Sendable {
+    public var token = TokenRules()
+    /// The request header that carries the token; `authorization` expects `Bearer <token>`.
+    public var header = "authorization"
+    /// The environment this Warden guards (dev, staging, prod); "" checks none.
+    public var environment = ""
+    public init() {}
+}
+
+/// A request the identity layer refused: what, why, and what to do next, for a JSON body
+/// an agent's developer reads.
+public struct IdentityRefusal: Sendable, Equatable {
+    public let code: String
+    public let httpStatus: Int
+    public let reason: String
+    public let next: String
+    public let agentID: String?
+}
+
+public enum IdentityOutcome: Sendable {
+    /// The verified agent: `input.agent` for the policy.
+    case admitted(agent: Value, record: AgentRecord, token: VerifiedToken)
+    case refused(IdentityRefusal)
+}
+
+/// Decides who is calling: token → verified claims (cached) → registry record, with a
+/// reason for each way that fails. Every failure refuses the request (fail closed).
+public final class IdentityGate: Sendable {
+    public let rules: IdentityRules
+    private let snapshot: Mutex<RegistrySnapshot>
+    public let cache: VerifiedTokenCache
+
+    public init(rules: IdentityRules, snapshot: RegistrySnapshot = .empty, cacheCapacity: Int = 100_000) {
+        self.rules = rules
+        self.snapshot = Mutex(snapshot)
+        self.cache = VerifiedTokenCache(capacity: cacheCapacity)
+    }
+
+    public var current: RegistrySnapshot { snapshot.withLock { $0 } }
+
+    /// Swaps in a newer registry and drops cached tokens it revokes.
+    public func update(_ next: RegistrySnapshot, now: Int64) {
+        snapshot.withLock { $0 = next }
+        cache.removeAll { token in
+            guard let key = next.keys[token.kid], key.retiredAt.map({ $0 > now }) ?? true else { return true }
+            guard let agent = next.agents[token.subject]?.record, agent.status == .active else { return true }
+            if let after = agent.tokensValidAfter, token.issuedAt <= after { return true }
+            return false
+        }
+    }
+
+    /// The token from the request headers (Envoy lower-cases header names).
+    public func token(from headers: [String: String]) -> String? {
+        guard let raw = headers[rules.header] else { return nil }
+        if raw.count > 7, raw.prefix(7).lowercased() == "bearer " { return String(raw.dropFirst(7)).trimmingCharacters(" ") }
+        return rules.header == "authorization" ? nil : raw
+    }
+
+    public func authenticate(headers: [String: String], now: Int64) -> IdentityOutcome {
+        guard let token = token(from: headers), !token.isEmpty else {
+            if headers[rules.header] != nil {
+                return .refused(refusal("token_missing", 401, "the \(rules.header) header does not hold a Bearer token",
+                                        next: "send `\(rules.header): Bearer <token>`; mint a token with `warden token mint --agent <id>`", nil))
+            }
+            return .refused(refusal("token_missing", 401, "no agent token: the request has no \(rules.header) header",
+                                    next: "send `\(rules.header): Bearer <token>`; mint a token with `warden token mint --agent <id>`", nil))
+        }
+        return authenticate(token: token, now: now)
+    }
+
+    public func authenticate(token: String, now: Int64) -> IdentityOutcome {
+        let registry = snapshot.withLock { $0 }
+        guard registry.loadedAt != nil else {
+            return .refused(refusal("registry_unavailable", 503, "Warden has not been able to load the agent registry yet",
+                                    next: "retry shortly; if it persists, the platform team should check Warden's database connection", nil))
+        }
+        let verified: VerifiedToken
+        if let hit = cache.lookup(token, now: now, leeway: rules.token.leewaySeconds) {
+            verified = hit
+        } else {
+            do {
+                verified = try TokenVerifier.verify(token, keys: registry.keys, rules: rules.token, now: now)
+            } catch {
+                return .refused(refusal(error.code, 401, error.reason, next: TokenAdvice.next(for: error.code), nil))
+            }
+            cache.insert(token, verified, now: now)
+        }
+        // A key retired after the token was cached.
+        if let key = registry.keys[verified.kid], let retired = key.retiredAt, retired <= now {
+            return .refused(refusal("token_key_retired", 401, "key \(verified.kid) was retired at \(RFC3339.format(seconds: Int(retired), nanos: 0))",
+                                    next: TokenAdvice.next(for: "token_key_retired"), verified.subject))
+        } else if registry.keys[verified.kid] == nil {
+            return .refused(refusal("token_unknown_key", 401, "no key with kid \"\(verified.kid)\" is configured",
+                                    next: TokenAdvice.next(for: "token_unknown_key"), verified.subject))
+        }
+        return admit(verified, registry: registry, now: now)
+    }
+
+    func admit(_ token: VerifiedToken, registry: RegistrySnapshot, now: Int64) -> IdentityOutcome {
+        let id = token.subject
+        guard let entry = registry.agents[id] else {
+            return .refused(refusal("agent_unknown", 403, "agent \"\(id)\" is not registered",
+                                    next: "register it with `warden agent register -f <manifest.yaml>`", id))
+        }
+        let agent = entry.record
+        guard let owner = agent.owner else {
+            return .refused(refusal("agent_no_owner", 403, "agent \"\(id)\" has no human owner",
+                                    next: "name an owner in its manifest and register it again with `warden agent register -f <manifest.yaml>`", id))
+        }
+        switch agent.status {
+        case .retired:
+            return .refused(refusal("agent_retired", 403, "agent \"\(id)\" is retired",
+                                    next: "a retired agent cannot act; register a new agent id if it is needed again", id))
+        case .killed:
+            let why = agent.killedReason.map { ": \($0)" } ?? ""
+            return .refused(refusal("agent_killed", 403, "agent \"\(id)\" was stopped by the kill switch\(why)",
+                                    next: "ask the platform team; once the cause is fixed, `warden agent revive \(id)` and mint a new token", id))
+        case .active:
+            break
+        }
+        if now > agent.expiresAt {
+            return .refused(refusal("agent_expired", 403,
+                                    "agent \"\(id)\"'s access expired at \(RFC3339.format(seconds: Int(agent.expiresAt), nanos: 0)) (deprovisioned)",
+                                    next: "its owner \(owner.contact) can renew it: `warden agent renew \(id) --until <YYYY-MM-DD>`", id))
+        }
+        if let after = agent.tokensValidAfter, token.issuedAt <= after {
+            return .refused(refusal("token_revoked", 401,
+                                    "the token was issued before agent \"\(id)\" was killed at \(RFC3339.format(seconds: Int(after), nanos: 0)); tokens from before a kill stay refused",
+                                    next: "mint a new token with `warden token mint --agent \(id)`", id))
+        }
+        if let claimed = token.owner, claimed != owner.contact {
+            return .refused(refusal("token_owner_mismatch", 401, "the token names owner \"\(claimed)\" but the registry's owner is \"\(owner.contact)\"",
+                                    next: "mint a new token with `warden token mint --agent \(id)`", id))
+        }
+        if let claimed = token.tenant, claimed != agent.tenant {
+            return .refused(refusal("token_tenant_mismatch", 403, "the token names tenant \"\(claimed)\" but the agent belongs to \(agent.tenant.map { "\"\($0)\"" } ?? "no tenant")",
+                                    next: "mint a new token with `warden token mint --agent \(id)`", id))
+        }
+        if let scope = token.scope, let outside = scope.first(where: { !agent.tools.contains($0) }) {
+            return .refused(refusal("token_scope_not_allowed", 403, "the token's scope \"\(outside)\" is not among agent \"\(id)\"'s registered tools",
+                                    next: "add it to the agent's manifest (tools) and register it again, or mint a token with a narrower --scope", id))
+        }
+        if !rules.environment.isEmpty, !agent.environments.contains(rules.environment) {
+            return .refused(refusal("agent_wrong_environment", 403,
+                                    "agent \"\(id)\" may act in \(agent.environments.joined(separator: ", ")), not in \(rules.environment)",
+                                    next: "add \(rules.environment) to the agent's environments in its manifest and register it again", id))
+        }
+        var object = entry.regoObject
+        object["token"] = token.regoValue
+        return .admitted(agent: .object(object), record: agent, token: token)
+    }
+
+    func refusal(_ code: String, _ status: Int, _ reason: String, next: String, _ agent: String?) -> IdentityRefusal {
+        IdentityRefusal(code: code, httpStatus: status, reason: reason, next: next, agentID: agent)
+    }
+}
+
+/// What an agent's developer should do about a refused token.
+enum TokenAdvice {
+    static func next(for code: String) -> String {
+        switch code {
+        case "token_expired", "token_lifetime_too_long", "token_key_retired":
+            return "mint a new token with `warden token mint --agent <id>` (tokens live at most an hour)"
+        case "token_unknown_key":
+            return "mint the token with a key Warden knows (`warden keys list`), or register the key with `warden keys add`"
+        case "token_not_yet_valid":
+            return "check the clock of the machine that minted the token"
+        case "token_wrong_issuer", "token_wrong_audience":
+            return "mint the token for this Warden's issuer and audience with `warden token mint`"
+        default:
+            return "send a token minted by `warden token mint --agent <id>`; `warden token inspect <token>` shows what is wrong with one"
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters(_ c: Character) -> String {
+        var s = Substring(self)
+        while s.first == c { s = s.dropFirst() }
+        while s.last == c { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,64 @@
+internal import COpenSSL
+import Synchronization
+
+/// Tokens whose signature and claims were verified, keyed by the SHA-256 of the token, so
+/// a repeated token costs a hash and a lookup instead of a signature check. An entry lives
+/// until its token's `exp` (plus leeway) and is dropped when its agent or key is revoked.
+/// Registry checks (kill, expiry, retirement) are not cached: they run on every request.
+public final class VerifiedTokenCache: Sendable {
+    struct Key: Hashable {
+        let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+    }
+
+    private let entries: Mutex<[Key: VerifiedToken]>
+    public let capacity: Int
+
+    public init(capacity: Int = 100_000) {
+        self.capacity = capacity
+        entries = Mutex([:])
+    }
+
+    public var count: Int { entries.withLock { $0.count } }
+
+    static func key(_ token: String) -> Key {
+        var token = token
+        return token.withUTF8 { bytes in
+            var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &digest) { out in
+                _ = SHA256(bytes.baseAddress, bytes.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+            return Key(a: digest.0, b: digest.1, c: digest.2, d: digest.3)
+        }
+    }
+
+    /// The verified token, while it has not expired.
+    public func lookup(_ token: String, now: Int64, leeway: Int64) -> VerifiedToken? {
+        let k = VerifiedTokenCache.key(token)
+        return entries.withLock { map -> VerifiedToken? in
+            guard let hit = map[k] else { return nil }
+            if now >= hit.expiresAt + leeway {
+                map[k] = nil
+                return nil
+            }
+            return hit
+        }
+    }
+
+    public func insert(_ token: String, _ verified: VerifiedToken, now: Int64) {
+        let k = VerifiedTokenCache.key(token)
+        entries.withLock { map in
+            if map.count >= capacity {
+                // Drop what has expired; if that is not enough, start over rather than
+                // grow without bound (a flood of distinct tokens costs verifications, not memory).
+                map = map.filter { $0.value.expiresAt > now }
+                if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            }
+            map[k] = verified
+        }
+    }
+
+    /// Drops entries that must no longer be served: revoked agents, retired or removed keys.
+    public func removeAll(where shouldRemove: (VerifiedToken) -> Bool) {
+        entries.withLock { map in map = map.filter { !shouldRemove($0.value) } }
+    }
+}

@@ -155,7 +155,7 @@ struct TokenCommand: ParsableCommand {
 
                 let registry = PostgresAgentRegistry(try database.connect())
                 guard let a = try registry.agent(agent) else {
-                    throw CLIError("no agent \(agent) is registered: register it with `warden agent register -f <manifest.yaml>`")
+                    throw CLIError("agent \(agent) is not registered: register it with `warden agent register -f <manifest.yaml>`")
                 }
                 let now = Int64(Date().timeIntervalSince1970)
                 guard let owner = a.owner else { throw CLIError("agent \(agent) has no owner: name one in its manifest and register it again") }

@@ -15,6 +15,8 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WARDEN = os.environ.get("WARDEN_BIN", os.path.join(ROOT, ".build", "release", "warden"))
+# A plain OPA-Envoy policy (agent named in a header) for the ext_authz contract tests.
+HEADER_RBAC = os.path.join(ROOT, "Tests", "integration", "fixtures", "header-rbac")
 
 
 def envoy_binary():
@@ -74,6 +76,11 @@ def start_upstream(port):
 
 
 def start_warden(port, args=(), env=None):
+    """`warden serve`; identity checks off unless the arguments configure them (the
+    ext_authz contract tests run plain OPA-Envoy policies)."""
+    args = list(args)
+    if "--identity" not in args and "--database-url" not in args:
+        args += ["--identity", "off"]
     cmd = [WARDEN, "serve", "--listen", f"127.0.0.1:{port}", *args]
     p = Process(cmd, "warden", env=env)
     wait_for_port(port, proc=p.proc, what="warden")
@@ -138,3 +145,86 @@ def http(port, method, path, headers=None, body=None, timeout=5):
 
 def json_body(text):
     return json.loads(text) if text else None
+
+
+# MARK: PostgreSQL and the identity CLI
+
+PG_SH = os.path.join(ROOT, "scripts", "pg.sh")
+
+
+class Postgres:
+    """A cluster of the test run's own (scripts/pg.sh, Debian's PostgreSQL), in .data/ so
+    that, as root, the `postgres` user can reach it. Each test module takes a fresh database."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = os.path.join(ROOT, ".data", f"pytest-pg-{self.port}")
+
+    def start(self):
+        r = subprocess.run([PG_SH, "start", self.dir, str(self.port)], capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start: {r.stderr}")
+        return self
+
+    def stop(self):
+        subprocess.run([PG_SH, "stop", self.dir], capture_output=True, timeout=60)
+
+    def remove(self):
+        import shutil
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        for leftover in glob.glob(self.dir + ".*"):
+            os.remove(leftover)
+
+    def url(self, database="warden"):
+        return f"postgresql://warden@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name):
+        self.sql(f'DROP DATABASE IF EXISTS "{name}"', database="postgres")
+        self.sql(f'CREATE DATABASE "{name}"', database="postgres")
+        return self.url(name)
+
+    def sql(self, query, database="warden", url=None):
+        r = subprocess.run(["psql", url or self.url(database), "-v", "ON_ERROR_STOP=1", "-tAc", query],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql failed: {r.stderr}")
+        return r.stdout.strip()
+
+
+def warden_cli(*args, database_url=None, check=True, stdin=None):
+    """Runs the warden CLI; returns the CompletedProcess (stdout, stderr as text)."""
+    env = dict(os.environ)
+    if database_url:
+        env["WARDEN_DATABASE_URL"] = database_url
+    r = subprocess.run([WARDEN, *args], capture_output=True, text=True, timeout=60, env=env, input=stdin)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"warden {' '.join(args)} failed ({r.returncode}): {r.stderr}{r.stdout}")
+    return r
+
+
+class Identity:
+    """Agents, a signing key and tokens in one database, through the CLI as an operator would."""
+
+    def __init__(self, database_url, workdir):
+        self.url = database_url
+        self.workdir = str(workdir)
+        self.kid = warden_cli("keys", "generate", "--out", os.path.join(self.workdir, "keys"), "--register",
+                              database_url=self.url).stdout.strip()
+        self.key = os.path.join(self.workdir, "keys", f"{self.kid}.pem")
+
+    def register(self, agent_id, tools=("search", "repos"), tier=2, expires="2099-12-31", owner=True, environments=("dev",)):
+        lines = [f"id: {agent_id}", "team: team-test", "purpose: integration tests", f"tier: {tier}",
+                 f"environments: [{', '.join(environments)}]", f"tools: [{', '.join(tools)}]", f"expires: '{expires}'"]
+        if owner:
+            lines += ["owner:", "  name: Test Owner", "  contact: owner@example.com"]
+        path = os.path.join(self.workdir, agent_id.replace("/", "_") + ".yaml")
+        with open(path, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        return warden_cli("agent", "register", "-f", path, database_url=self.url)
+
+    def mint(self, agent_id, *extra):
+        return warden_cli("token", "mint", "--agent", agent_id, "--key", self.key, *extra, database_url=self.url).stdout.strip()
+
+    def agent(self, *args, check=True):
+        return warden_cli("agent", *args, database_url=self.url, check=check)

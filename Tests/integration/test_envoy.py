@@ -11,7 +11,7 @@ import harness as h
 
 @pytest.fixture(scope="module")
 def stack():
-    with h.Stack(["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result"]) as s:
+    with h.Stack(["--bundle", h.HEADER_RBAC, "--decision", "envoy/authz/result"]) as s:
         yield {"envoy": s.envoy_port, "warden": s.warden, "warden_port": s.warden_port}
 
 
@@ -54,7 +54,7 @@ def test_policy_error_fails_closed(tmp_path):
         import rego.v1
         allow := 1 / count(input.nothing)   # undefined: the decision is missing
     """))
-    with h.Stack(["-d", str(tmp_path)]) as s:
+    with h.Stack(["-d", str(tmp_path), "--identity", "off"]) as s:
         status, _, body = h.http(s.envoy_port, "GET", "/anything")
         assert status == 500
         assert h.json_body(body)["error"] == "policy_error"
@@ -63,7 +63,7 @@ def test_policy_error_fails_closed(tmp_path):
 
 def test_malformed_decision_fails_closed(tmp_path):
     (tmp_path / "p.rego").write_text("package envoy.authz\nallow := {\"allowed\": \"yes\"}\n")
-    with h.Stack(["-d", str(tmp_path)]) as s:
+    with h.Stack(["-d", str(tmp_path), "--identity", "off"]) as s:
         status, _, _ = h.http(s.envoy_port, "GET", "/anything")
         assert status == 500
         assert '\\"allowed\\" must be a boolean' in s.warden.output()
@@ -71,7 +71,7 @@ def test_malformed_decision_fails_closed(tmp_path):
 
 def test_warden_stopped_means_envoy_denies(tmp_path):
     (tmp_path / "p.rego").write_text("package envoy.authz\nallow := true\n")
-    with h.Stack(["-d", str(tmp_path)]) as s:
+    with h.Stack(["-d", str(tmp_path), "--identity", "off"]) as s:
         assert h.http(s.envoy_port, "GET", "/x")[0] == 200
         assert s.warden.stop() == 0  # SIGTERM: a clean exit
         status, _, _ = h.http(s.envoy_port, "GET", "/x")

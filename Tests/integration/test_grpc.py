@@ -19,7 +19,7 @@ CHECK = "/envoy.service.auth.v3.Authorization/Check"
 @pytest.fixture(scope="module")
 def warden():
     port = h.free_port()
-    p = h.start_warden(port, ["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result",
+    p = h.start_warden(port, ["--bundle", h.HEADER_RBAC, "--decision", "envoy/authz/result",
                               "--no-decision-log"])
     yield port, p
     if p.proc.poll() is None:
@@ -123,14 +123,14 @@ def test_a_client_that_gives_up_does_not_hurt_the_server(warden):
 
 def test_port_in_use_is_a_clear_error(warden):
     r = subprocess.run([h.WARDEN, "serve", "--listen", f"127.0.0.1:{warden[0]}", "--bundle",
-                        os.path.join(h.ROOT, "policies")], capture_output=True, text=True, timeout=30)
+                        h.HEADER_RBAC, "--identity", "off"], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert f"cannot listen on 127.0.0.1:{warden[0]}" in r.stderr
 
 
 def test_a_policy_that_does_not_compile_stops_startup(tmp_path):
     (tmp_path / "bad.rego").write_text("package envoy.authz\nallow if {\n  input.x ==\n}\n")
-    r = subprocess.run([h.WARDEN, "serve", "--listen", f"127.0.0.1:{h.free_port()}", "-d", str(tmp_path)],
+    r = subprocess.run([h.WARDEN, "serve", "--listen", f"127.0.0.1:{h.free_port()}", "-d", str(tmp_path), "--identity", "off"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert "bad.rego:4:1: rego_parse_error" in r.stderr
@@ -158,7 +158,7 @@ def test_sighup_reloads_and_a_bad_policy_keeps_the_old_one(tmp_path):
 def test_unix_socket(tmp_path):
     sock = str(tmp_path / "warden.sock")
     port = h.free_port()
-    p = h.start_warden(port, ["--unix-socket", sock, "--bundle", os.path.join(h.ROOT, "policies"),
+    p = h.start_warden(port, ["--unix-socket", sock, "--bundle", h.HEADER_RBAC,
                               "--decision", "envoy/authz/result"])
     try:
         s = external_auth_pb2_grpc.AuthorizationStub(grpc.insecure_channel(f"unix:{sock}"))

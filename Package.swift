@@ -103,6 +103,10 @@ let package = Package(
             path: "Benchmarks/AllowServer"),
 
         .executableTarget(
+            name: "bench-identity",
+            dependencies: ["AgentIdentity", "EnvoyProto", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Benchmarks/IdentityBench"),
+        .executableTarget(
             name: "bench-rego",
             dependencies: ["Rego", "Warden"],
             path: "Benchmarks/RegoBench"),

@@ -1,4 +1,5 @@
 internal import COpenSSL
+import Synchronization
 
 /// Hashes, HMAC, keys and signatures through OpenSSL's libcrypto. C types stay in this
 /// file; the rest of Warden sees `Digest`, `PublicKey`, `PrivateKey` and byte arrays.
@@ -103,6 +104,15 @@ public final class PublicKey: @unchecked Sendable {
     // verification with one key; it is freed only in deinit.
     let pkey: OpaquePointer
     public let kind: Kind
+    /// Ed25519 verification contexts, initialised once and reused: setting one up costs
+    /// OpenSSL 3 a provider lookup that takes as long as the signature check itself. A
+    /// context serves one thread at a time, so each is taken from the pool for one check.
+    private let ed25519Contexts = Mutex<[EVPContext]>([])
+
+    struct EVPContext: @unchecked Sendable {
+        // @unchecked: owned by exactly one holder at a time (the pool or one verify call).
+        let pointer: OpaquePointer
+    }
 
     public enum Kind: Sendable { case rsa, ec, ed25519 }
 
@@ -118,7 +128,10 @@ public final class PublicKey: @unchecked Sendable {
         }
     }
 
-    deinit { EVP_PKEY_free(pkey) }
+    deinit {
+        ed25519Contexts.withLock { pool in for c in pool { EVP_MD_CTX_free(c.pointer) } }
+        EVP_PKEY_free(pkey)
+    }
 
     /// A PEM `CERTIFICATE` (its subject key) or `PUBLIC KEY`.
     public static func pem(_ text: String) throws(CryptoError) -> PublicKey {
@@ -173,6 +186,7 @@ public final class PublicKey: @unchecked Sendable {
     /// Verifies a JWS signature over `message`. A key only verifies its own algorithm family.
     public func verify(_ alg: SignatureAlgorithm, message: [UInt8], signature: [UInt8]) -> Bool {
         guard alg.keyKind == kind else { return false }
+        if kind == .ed25519 { return verifyEd25519(message: message, signature: signature) }
         var sig = signature
         if kind == .ec {
             // JWS carries r||s; OpenSSL wants DER.
@@ -192,6 +206,33 @@ public final class PublicKey: @unchecked Sendable {
             }
         }
         ERR_clear_error()
+        return ok == 1
+    }
+
+    func verifyEd25519(message: [UInt8], signature: [UInt8]) -> Bool {
+        guard signature.count == 64 else { return false }
+        var context = ed25519Contexts.withLock { $0.popLast() }
+        if context == nil {
+            guard let ctx = EVP_MD_CTX_new() else { return false }
+            guard EVP_DigestVerifyInit(ctx, nil, nil, nil, pkey) == 1 else {
+                EVP_MD_CTX_free(ctx)
+                ERR_clear_error()
+                return false
+            }
+            context = EVPContext(pointer: ctx)
+        }
+        guard let context else { return false }
+        let ok = message.withUnsafeBufferPointer { m in
+            signature.withUnsafeBufferPointer { s in EVP_DigestVerify(context.pointer, s.baseAddress, s.count, m.baseAddress, m.count) }
+        }
+        if ok != 1 { ERR_clear_error() }
+        // Keep a handful: as many as threads verify at once.
+        let kept = ed25519Contexts.withLock { pool -> Bool in
+            guard pool.count < 16 else { return false }
+            pool.append(context)
+            return true
+        }
+        if !kept { EVP_MD_CTX_free(context.pointer) }
         return ok == 1
     }
 

@@ -15,6 +15,9 @@ public struct RegistrySnapshot: Sendable {
     public let keys: [String: SigningKey]
     /// Unix seconds of the load; nil until the registry was read once.
     public let loadedAt: Int64?
+    /// Set by the gate on each update: admissions remembered under an older generation
+    /// are checked again.
+    var generation = 0
 
     public init(agents: [AgentRecord], keys: [SigningKey], loadedAt: Int64?) {
         var map: [String: Entry] = [:]
@@ -50,9 +53,22 @@ public struct IdentityRefusal: Sendable, Equatable {
     public let agentID: String?
 }
 
+/// A verified agent allowed to act: its registry record, its token, and `input.agent`.
+/// A class, so the cache and each request share one copy.
+public final class AgentAdmission: Sendable {
+    public let agent: Value
+    public let record: AgentRecord
+    public let token: VerifiedToken
+
+    init(agent: Value, record: AgentRecord, token: VerifiedToken) {
+        self.agent = agent
+        self.record = record
+        self.token = token
+    }
+}
+
 public enum IdentityOutcome: Sendable {
-    /// The verified agent: `input.agent` for the policy.
-    case admitted(agent: Value, record: AgentRecord, token: VerifiedToken)
+    case admitted(AgentAdmission)
     case refused(IdentityRefusal)
 }
 
@@ -73,7 +89,11 @@ public final class IdentityGate: Sendable {
 
     /// Swaps in a newer registry and drops cached tokens it revokes.
     public func update(_ next: RegistrySnapshot, now: Int64) {
-        snapshot.withLock { $0 = next }
+        snapshot.withLock { current in
+            var next = next
+            next.generation = current.generation + 1
+            current = next
+        }
         cache.removeAll { token in
             guard let key = next.keys[token.kid], key.retiredAt.map({ $0 > now }) ?? true else { return true }
             guard let agent = next.agents[token.subject]?.record, agent.status == .active else { return true }
@@ -82,10 +102,19 @@ public final class IdentityGate: Sendable {
         }
     }
 
-    /// The token from the request headers (Envoy lower-cases header names).
+    /// The token from the request headers (Envoy lower-cases header names). Works on the
+    /// header's bytes: this runs on every request.
     public func token(from headers: [String: String]) -> String? {
         guard let raw = headers[rules.header] else { return nil }
-        if raw.count > 7, raw.prefix(7).lowercased() == "bearer " { return String(raw.dropFirst(7)).trimmingCharacters(" ") }
+        let utf8 = raw.utf8
+        let bearer = "bearer ".utf8
+        if utf8.count > bearer.count, zip(utf8.prefix(bearer.count), bearer).allSatisfy({ $0 | 0x20 == $1 }) {
+            var token = Substring(raw)
+            token = token[token.utf8.index(token.startIndex, offsetBy: bearer.count)...]
+            while token.utf8.first == 0x20 { token = token.dropFirst() }
+            while token.utf8.last == 0x20 { token = token.dropLast() }
+            return String(token)
+        }
         return rules.header == "authorization" ? nil : raw
     }
 
@@ -107,18 +136,24 @@ public final class IdentityGate: Sendable {
             return .refused(refusal("registry_unavailable", 503, "Warden has not been able to load the agent registry yet",
                                     next: "retry shortly; if it persists, the platform team should check Warden's database connection", nil))
         }
+        let cacheKey = VerifiedTokenCache.key(token)
         let verified: VerifiedToken
-        if let hit = cache.lookup(token, now: now, leeway: rules.token.leewaySeconds) {
-            verified = hit
+        if let hit = cache.lookup(cacheKey, now: now, leeway: rules.token.leewaySeconds) {
+            // Admitted before under this very registry: only time can have changed.
+            if let memo = hit.admission, memo.generation == registry.generation, now <= memo.admitted.record.expiresAt,
+               registry.keys[hit.token.kid]?.retiredAt.map({ $0 > now }) ?? true {
+                return .admitted(memo.admitted)
+            }
+            verified = hit.token
         } else {
             do {
                 verified = try TokenVerifier.verify(token, keys: registry.keys, rules: rules.token, now: now)
             } catch {
                 return .refused(refusal(error.code, 401, error.reason, next: TokenAdvice.next(for: error.code), nil))
             }
-            cache.insert(token, verified, now: now)
+            cache.insert(cacheKey, verified, now: now)
         }
-        // A key retired after the token was cached.
+        // A key retired or removed after the token was cached.
         if let key = registry.keys[verified.kid], let retired = key.retiredAt, retired <= now {
             return .refused(refusal("token_key_retired", 401, "key \(verified.kid) was retired at \(RFC3339.format(seconds: Int(retired), nanos: 0))",
                                     next: TokenAdvice.next(for: "token_key_retired"), verified.subject))
@@ -126,7 +161,11 @@ public final class IdentityGate: Sendable {
             return .refused(refusal("token_unknown_key", 401, "no key with kid \"\(verified.kid)\" is configured",
                                     next: TokenAdvice.next(for: "token_unknown_key"), verified.subject))
         }
-        return admit(verified, registry: registry, now: now)
+        let outcome = admit(verified, registry: registry, now: now)
+        if case .admitted(let admitted) = outcome {
+            cache.remember(cacheKey, .init(generation: registry.generation, admitted: admitted))
+        }
+        return outcome
     }
 
     func admit(_ token: VerifiedToken, registry: RegistrySnapshot, now: Int64) -> IdentityOutcome {
@@ -180,7 +219,7 @@ public final class IdentityGate: Sendable {
         }
         var object = entry.regoObject
         object["token"] = token.regoValue
-        return .admitted(agent: .object(object), record: agent, token: token)
+        return .admitted(AgentAdmission(agent: .object(object), record: agent, token: token))
     }
 
     func refusal(_ code: String, _ status: Int, _ reason: String, next: String, _ agent: String?) -> IdentityRefusal {

@@ -4,13 +4,26 @@ import Synchronization
 /// Tokens whose signature and claims were verified, keyed by the SHA-256 of the token, so
 /// a repeated token costs a hash and a lookup instead of a signature check. An entry lives
 /// until its token's `exp` (plus leeway) and is dropped when its agent or key is revoked.
-/// Registry checks (kill, expiry, retirement) are not cached: they run on every request.
+///
+/// An entry also remembers the admission it led to (`input.agent`) under one registry
+/// generation; a newer registry invalidates that memo, so registry checks (kill, expiry,
+/// retirement) are redone whenever the registry changes and never served stale.
 public final class VerifiedTokenCache: Sendable {
     struct Key: Hashable {
         let a: UInt64, b: UInt64, c: UInt64, d: UInt64
     }
 
-    private let entries: Mutex<[Key: VerifiedToken]>
+    struct Admission {
+        let generation: Int
+        let admitted: AgentAdmission
+    }
+
+    struct Entry {
+        let token: VerifiedToken
+        var admission: Admission?
+    }
+
+    private let entries: Mutex<[Key: Entry]>
     public let capacity: Int
 
     public init(capacity: Int = 100_000) {
@@ -32,11 +45,10 @@ public final class VerifiedTokenCache: Sendable {
     }
 
     /// The verified token, while it has not expired.
-    public func lookup(_ token: String, now: Int64, leeway: Int64) -> VerifiedToken? {
-        let k = VerifiedTokenCache.key(token)
-        return entries.withLock { map -> VerifiedToken? in
+    func lookup(_ k: Key, now: Int64, leeway: Int64) -> Entry? {
+        entries.withLock { map -> Entry? in
             guard let hit = map[k] else { return nil }
-            if now >= hit.expiresAt + leeway {
+            if now >= hit.token.expiresAt + leeway {
                 map[k] = nil
                 return nil
             }
@@ -44,21 +56,32 @@ public final class VerifiedTokenCache: Sendable {
         }
     }
 
-    public func insert(_ token: String, _ verified: VerifiedToken, now: Int64) {
-        let k = VerifiedTokenCache.key(token)
+    public func lookup(_ token: String, now: Int64, leeway: Int64) -> VerifiedToken? {
+        lookup(VerifiedTokenCache.key(token), now: now, leeway: leeway)?.token
+    }
+
+    func insert(_ k: Key, _ verified: VerifiedToken, now: Int64) {
         entries.withLock { map in
             if map.count >= capacity {
                 // Drop what has expired; if that is not enough, start over rather than
                 // grow without bound (a flood of distinct tokens costs verifications, not memory).
-                map = map.filter { $0.value.expiresAt > now }
+                map = map.filter { $0.value.token.expiresAt > now }
                 if map.count >= capacity { map.removeAll(keepingCapacity: true) }
             }
-            map[k] = verified
+            map[k] = Entry(token: verified)
         }
+    }
+
+    public func insert(_ token: String, _ verified: VerifiedToken, now: Int64) {
+        insert(VerifiedTokenCache.key(token), verified, now: now)
+    }
+
+    func remember(_ k: Key, _ admission: Admission) {
+        entries.withLock { map in map[k]?.admission = admission }
     }
 
     /// Drops entries that must no longer be served: revoked agents, retired or removed keys.
     public func removeAll(where shouldRemove: (VerifiedToken) -> Bool) {
-        entries.withLock { map in map = map.filter { !shouldRemove($0.value) } }
+        entries.withLock { map in map = map.filter { !shouldRemove($0.value.token) } }
     }
 }

@@ -70,10 +70,10 @@ public final class DecisionPipeline: Sendable {
                 let response = EnvoyDecision.identityRefusal(code: r.code, status: r.httpStatus, reason: r.reason, next: r.next,
                                                              agentID: r.agentID, decisionID: decisionID)
                 return finish(response, decisionID, false, start, 0, nil, request,
-                              caller: r.agentID.map { Caller(agentID: $0, owner: nil, jti: nil) }, refusal: r)
-            case .admitted(let value, let record, let token):
-                agent = value
-                caller = Caller(agentID: record.id, owner: record.owner?.contact, jti: token.jti)
+                              caller: r.agentID.map { .named($0) }, refusal: r)
+            case .admitted(let admitted):
+                agent = admitted.agent
+                caller = Caller(admitted)
             }
         }
         let input = EnvoyInput.build(request, agent: agent)
@@ -96,11 +96,12 @@ public final class DecisionPipeline: Sendable {
         }
     }
 
-    /// The verified caller, for the log.
-    struct Caller {
-        let agentID: String
-        let owner: String?
-        let jti: String?
+    /// Who called, for the log: the admitted agent, or the agent a refusal names.
+    enum Caller {
+        case admitted(AgentAdmission)
+        case named(String)
+
+        init(_ a: AgentAdmission) { self = .admitted(a) }
     }
 
     func finish(_ response: Envoy_Service_Auth_V3_CheckResponse, _ id: String, _ allowed: Bool, _ start: Int, _ evalMicros: Int,
@@ -119,10 +120,15 @@ public final class DecisionPipeline: Sendable {
                 if !http.id.isEmpty { fields["request_id"] = .string(http.id) }
             }
             if case .deniedResponse(let d)? = response.httpResponse { fields["http_status"] = .int(Int(d.status.code.rawValue)) }
-            if let caller {
-                fields["agent"] = .string(caller.agentID)
-                if let owner = caller.owner { fields["owner"] = .string(owner) }
-                if let jti = caller.jti { fields["jti"] = .string(jti) }
+            switch caller {
+            case .admitted(let a)?:
+                fields["agent"] = .string(a.record.id)
+                if let owner = a.record.owner { fields["owner"] = .string(owner.contact) }
+                fields["jti"] = .string(a.token.jti)
+            case .named(let id)?:
+                fields["agent"] = .string(id)
+            case nil:
+                break
             }
             if let refusal {
                 fields["identity_error"] = .string(refusal.code)

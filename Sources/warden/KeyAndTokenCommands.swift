@@ -228,7 +228,7 @@ struct TokenCommand: ParsableCommand {
                     return
                 }
                 switch gate.authenticate(token: text, now: now) {
-                case .admitted(_, let record, _): print("agent: \(record.id) may act (active, owner \(record.owner?.contact ?? "?"))")
+                case .admitted(let a): print("agent: \(a.record.id) may act (active, owner \(a.record.owner?.contact ?? "?"))")
                 case .refused(let r):
                     print("agent: refused: \(r.code): \(r.reason)\nnext: \(r.next)")
                     throw ExitCode(1)

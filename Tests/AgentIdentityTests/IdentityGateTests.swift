@@ -30,7 +30,8 @@ struct IdentityGateTests {
 
     @Test func registeredAgentIsAdmittedWithItsRecordAsInputAgent() throws {
         let outcome = Self.gate([Self.agent()]).authenticate(headers: Self.bearer(Fixture.token()), now: Fixture.now)
-        guard case .admitted(let value, let record, let token) = outcome else { Issue.record("refused: \(outcome)"); return }
+        guard case .admitted(let a) = outcome else { Issue.record("refused: \(outcome)"); return }
+        let (value, record, token) = (a.agent, a.record, a.token)
         #expect(record.id == Fixture.agentID)
         #expect(token.jti == "j1")
         guard case .object(let o) = value else { Issue.record("not an object"); return }

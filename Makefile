@@ -19,12 +19,13 @@ VENV         := .venv
 PYTHON       := $(VENV)/bin/python
 PROTOC_GEN   := .build-protoc/swift-protobuf/.build/release/protoc-gen-swift
 
-.PHONY: fuzz help deps build debug test test-unit test-policies test-integration conformance conformance-update run bench bench-rego proto clean
+.PHONY: db db-stop fuzz help deps build debug test test-unit test-policies test-integration conformance conformance-update run bench bench-rego proto clean
 
 help:
 	@echo "make run    - install, build, start Warden with the example policies and show it working"
 	@echo "make test   - install, build and run every test"
 	@echo "make bench  - benchmarks (ratios against baselines measured in the same run)"
+	@echo "make db     - start the project's PostgreSQL (.data/postgres) and print its URL; make db-stop"
 	@echo "make deps | build | conformance | proto | clean"
 
 ## deps: the Debian packages that are missing (apt-get, as root or with sudo), and the
@@ -66,6 +67,13 @@ test-integration: build deps
 run: build deps
 	scripts/demo.sh
 
+## db: the project's own PostgreSQL (Debian's package, a cluster in .data/postgres, as root
+## or not); prints the URL to use as WARDEN_DATABASE_URL.
+db: deps
+	@scripts/pg.sh start
+db-stop:
+	@scripts/pg.sh stop
+
 ## bench: the serve path against baselines measured in the same run (prints ratios).
 bench: build deps
 	$(PYTHON) scripts/bench.py
@@ -104,4 +112,5 @@ conformance-update: build
 	    --passing Tests/conformance/passing.txt --update
 
 clean:
-	rm -rf .build .deps-stamp $(VENV)
+	-scripts/pg.sh stop
+	rm -rf .build .deps-stamp $(VENV) .data

@@ -131,8 +131,16 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "The Ed25519 private key (PEM) from `warden keys generate`.")
         var key: String
 
-        @Option(help: "Key id (default: the key's JWK thumbprint, as `keys generate` names it).")
+        @Option(help: "Key id (default: the kid of KEY.jwk.json beside the key, as `keys generate` writes it; else the JWK thumbprint).")
         var kid: String?
+
+        /// The kid in the public JWK that `keys generate` wrote beside the private key.
+        func siblingKeyID() -> String? {
+            guard key.hasSuffix(".pem"), let data = FileManager.default.contents(atPath: String(key.dropLast(4)) + ".jwk.json"),
+                  case .object(let o)? = try? Value.parseJSON(String(decoding: data, as: UTF8.self)),
+                  case .string(let kid)? = o["kid"] else { return nil }
+            return kid
+        }
 
         @Option(help: "Lifetime: 30s, 15m, 1h (default 15m; at most identity.max_lifetime_seconds).")
         var ttl: String = "15m"
@@ -151,7 +159,7 @@ struct TokenCommand: ParsableCommand {
                 }
                 guard let pem = FileManager.default.contents(atPath: key) else { throw CLIError("\(key): cannot read the private key") }
                 let privateKey = try PrivateKey.pem(String(decoding: pem, as: UTF8.self))
-                let kid = try self.kid ?? Ed25519JWK.thumbprint(try privateKey.publicKey())
+                let kid = try self.kid ?? siblingKeyID() ?? Ed25519JWK.thumbprint(try privateKey.publicKey())
 
                 let registry = PostgresAgentRegistry(try database.connect())
                 guard let a = try registry.agent(agent) else {

@@ -132,6 +132,8 @@ def test_expiry_passes_and_the_agent_is_deprovisioned(stack, registry):
     status, _, body = call(stack, token)
     assert body["error"] == "agent_expired"
     assert "warden agent renew" in body["next"]
+    registry.agent("renew", agent, "--until", "2099-01-01")
+    assert wait_for(lambda: call(stack, registry.mint(agent))[0] == 200)
 
 
 def test_retired_agent_and_retired_key(stack, registry):
@@ -154,6 +156,23 @@ def test_retired_key_refuses_its_tokens(postgres, tmp_path):
         assert call(s, token)[0] == 200
         h.warden_cli("keys", "retire", ident.kid, database_url=url)
         assert wait_for(lambda: call(s, token)[2].get("error") == "token_key_retired")
+
+
+def test_keys_from_a_jwks_directory_and_a_custom_header(postgres, tmp_path):
+    url = postgres.create_database("identity_jwks")
+    ident = h.Identity(url, tmp_path)
+    ident.register(AGENT)
+    keydir = tmp_path / "file-keys"
+    kid = h.warden_cli("keys", "generate", "--out", str(keydir), "--kid", "file-key-1").stdout.strip()
+    assert kid == "file-key-1"
+    token = h.warden_cli("token", "mint", "--agent", AGENT, "--key", str(keydir / "file-key-1.pem"), database_url=url).stdout.strip()
+    config = tmp_path / "warden.yaml"
+    config.write_text(f"identity:\n  header: x-agent-token\n  jwks: [{keydir}]\n  environment: dev\n")
+    with h.Stack(["--config", str(config), *warden_args(url)]) as s:
+        status, _, _ = h.http(s.envoy_port, "GET", "/tools/search", {"x-agent-token": token})
+        assert status == 200
+        status, _, body = h.http(s.envoy_port, "GET", "/tools/search", bearer(token))
+        assert status == 401 and json.loads(body)["error"] == "token_missing"
 
 
 def test_token_inspect_shows_claims_and_verdict(registry):

@@ -14,6 +14,20 @@ public struct Decision: Sendable, Equatable {
     public var queryParametersToRemove: [String] = []
     public var body: String?
     public var dynamicMetadata: RegoObject?
+    /// Warden's additions to the contract, for the decision log: why (`reasons`, each a
+    /// string or `{"rule": …, "message": …}`) and which tool or connector (`tool`).
+    public var reasons: [Reason] = []
+    public var tool: String?
+
+    /// One reason a policy gives; `rule` lets `policy.shadow_rules` put that rule in shadow.
+    public struct Reason: Sendable, Equatable {
+        public var rule: String?
+        public var message: String
+        public init(rule: String? = nil, message: String) {
+            self.rule = rule
+            self.message = message
+        }
+    }
 
     public init(allowed: Bool) { self.allowed = allowed }
 
@@ -21,7 +35,7 @@ public struct Decision: Sendable, Equatable {
         a.allowed == b.allowed && a.httpStatus == b.httpStatus && a.headers.elementsEqual(b.headers, by: ==)
             && a.responseHeadersToAdd.elementsEqual(b.responseHeadersToAdd, by: ==) && a.requestHeadersToRemove == b.requestHeadersToRemove
             && a.queryParametersToSet.elementsEqual(b.queryParametersToSet, by: ==) && a.queryParametersToRemove == b.queryParametersToRemove
-            && a.body == b.body && a.dynamicMetadata == b.dynamicMetadata
+            && a.body == b.body && a.dynamicMetadata == b.dynamicMetadata && a.reasons == b.reasons && a.tool == b.tool
     }
 }
 
@@ -64,6 +78,11 @@ public enum EnvoyDecision {
                 case "dynamic_metadata":
                     guard case .object(let m) = e.value else { throw MalformedDecision(description: "\"dynamic_metadata\" must be an object, got \(e.value.typeName)") }
                     d.dynamicMetadata = m
+                case "reasons":
+                    d.reasons = try reasons(e.value)
+                case "tool":
+                    guard case .string(let t) = e.value else { throw MalformedDecision(description: "\"tool\" must be a string, got \(e.value.typeName)") }
+                    d.tool = t
                 default:
                     break  // Unknown fields are ignored, as OPA-Envoy does.
                 }
@@ -72,6 +91,31 @@ public enum EnvoyDecision {
         default:
             throw MalformedDecision(description: "the decision must be a boolean or an object, got \(result.typeName)")
         }
+    }
+
+    /// `reasons`: an array or set of strings or of `{"rule": "…", "message": "…"}` objects.
+    static func reasons(_ v: Value) throws(MalformedDecision) -> [Decision.Reason] {
+        let items: [Value]
+        switch v {
+        case .array(let a): items = a
+        case .set(let s): items = s.elements
+        default: throw MalformedDecision(description: "\"reasons\" must be an array of strings or objects, got \(v.typeName)")
+        }
+        var out: [Decision.Reason] = []
+        for x in items {
+            switch x {
+            case .string(let s): out.append(.init(message: s))
+            case .object(let o):
+                guard case .string(let message)? = o["message"] else {
+                    throw MalformedDecision(description: "each object in \"reasons\" needs a \"message\" string")
+                }
+                var rule: String?
+                if case .string(let r)? = o["rule"] { rule = r }
+                out.append(.init(rule: rule, message: message))
+            default: throw MalformedDecision(description: "\"reasons\" must hold strings or objects, got \(x.typeName)")
+            }
+        }
+        return out
     }
 
     /// Header maps: values are strings, or arrays of strings for repeated headers.
@@ -205,6 +249,21 @@ public enum EnvoyDecision {
         if let agentID { body["agent"] = .string(agentID) }
         d.body = Value.object(RegoObject(fields: body)).jsonString()
         d.dynamicMetadata = RegoObject(fields: ["identity_error": .string(code)])
+        return checkResponse(d, decisionID: decisionID)
+    }
+
+    /// The denial when a decision cannot be recorded (`audit.on_spool_full: deny`): Warden
+    /// refuses to act unrecorded.
+    public static func auditUnavailable(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+        var d = Decision(allowed: false)
+        d.httpStatus = 503
+        d.headers = [("content-type", "application/json")]
+        d.body = Value.object(RegoObject(fields: [
+            "error": .string("audit_unavailable"),
+            "reason": .string("Warden cannot record this decision right now (its decision spool is full or unwritable), and does not act unrecorded"),
+            "decision_id": .string(decisionID),
+            "next": .string("retry later; the platform team should check Warden's database connection and spool"),
+        ])).jsonString()
         return checkResponse(d, decisionID: decisionID)
     }
 

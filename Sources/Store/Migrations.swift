@@ -74,6 +74,171 @@ public enum Migrations {
                 FOR EACH STATEMENT EXECUTE FUNCTION warden_registry_notify()
             """,
         ]),
+        Step(version: 2, name: "decision log: hash-chained, append-only, signed checkpoints, report views", sql: [
+            // `record` is the exact JSON line Warden spooled and hashed; `doc` is the same,
+            // parsed once (a CHECK keeps them equal) and every other column is generated from
+            // it, so no column can change without changing what the hash covers.
+            """
+            CREATE TABLE warden_decisions (
+                seq             bigint PRIMARY KEY,
+                record          text NOT NULL,
+                doc             jsonb NOT NULL CHECK (doc = record::jsonb),
+                prev_hash       bytea NOT NULL,
+                row_hash        bytea NOT NULL,
+                decision_id     uuid GENERATED ALWAYS AS ((doc ->> 'decision_id')::uuid) STORED UNIQUE,
+                time            timestamptz GENERATED ALWAYS AS (to_timestamp((doc ->> 'time_us')::double precision / 1000000)) STORED,
+                agent_id        text GENERATED ALWAYS AS (doc ->> 'agent_id') STORED,
+                owner           text GENERATED ALWAYS AS (doc ->> 'owner') STORED,
+                tenant          text GENERATED ALWAYS AS (doc ->> 'tenant') STORED,
+                method          text GENERATED ALWAYS AS (doc ->> 'method') STORED,
+                host            text GENERATED ALWAYS AS (doc ->> 'host') STORED,
+                path            text GENERATED ALWAYS AS (doc ->> 'path') STORED,
+                tool            text GENERATED ALWAYS AS (doc ->> 'tool') STORED,
+                decision        text GENERATED ALWAYS AS (doc ->> 'decision') STORED,
+                enforced        boolean GENERATED ALWAYS AS ((doc ->> 'enforced')::boolean) STORED,
+                http_status     integer GENERATED ALWAYS AS ((doc ->> 'http_status')::integer) STORED,
+                reasons         jsonb GENERATED ALWAYS AS (coalesce(doc -> 'reasons', '[]'::jsonb)) STORED,
+                bundle_revision text GENERATED ALWAYS AS (doc ->> 'bundle_revision') STORED,
+                policy_path     text GENERATED ALWAYS AS (doc ->> 'policy_path') STORED,
+                eval_us         integer GENERATED ALWAYS AS ((doc ->> 'eval_us')::integer) STORED,
+                total_us        integer GENERATED ALWAYS AS ((doc ->> 'total_us')::integer) STORED,
+                trace_id        text GENERATED ALWAYS AS (doc ->> 'trace_id') STORED,
+                request_id      text GENERATED ALWAYS AS (doc ->> 'request_id') STORED,
+                jti             text GENERATED ALWAYS AS (doc ->> 'jti') STORED,
+                shadow          jsonb GENERATED ALWAYS AS (coalesce(doc -> 'shadow', '[]'::jsonb)) STORED,
+                input           jsonb GENERATED ALWAYS AS (doc -> 'input') STORED,
+                warden          text GENERATED ALWAYS AS (doc ->> 'warden') STORED
+            )
+            """,
+            "CREATE INDEX warden_decisions_time ON warden_decisions (time)",
+            "CREATE INDEX warden_decisions_agent_time ON warden_decisions (agent_id, time)",
+            """
+            COMMENT ON TABLE warden_decisions IS
+                'One row per Check Warden answered. Append-only; row_hash = sha256(prev_hash || record); `warden audit verify` checks the chain and the signed checkpoints'
+            """,
+            // The head of the chain: one row, locked by each shipping transaction, so
+            // several Wardens append to one chain in turn.
+            """
+            CREATE TABLE warden_audit_head (
+                id                  boolean PRIMARY KEY DEFAULT true CHECK (id),
+                seq                 bigint NOT NULL,
+                row_hash            bytea NOT NULL,
+                checkpoint_seq      bigint NOT NULL,
+                checkpoint_at       timestamptz NOT NULL
+            )
+            """,
+            "INSERT INTO warden_audit_head VALUES (true, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000', 0, now())",
+            """
+            CREATE TABLE warden_audit_checkpoints (
+                seq       bigint PRIMARY KEY,
+                row_hash  bytea NOT NULL,
+                signed_at timestamptz NOT NULL,
+                kid       text NOT NULL,
+                signature bytea NOT NULL,
+                warden    text NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE warden_audit_keys (
+                kid        text PRIMARY KEY,
+                jwk        jsonb NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            // Where each Warden's spool has been shipped to, committed with the rows.
+            """
+            CREATE TABLE warden_audit_spool_progress (
+                warden  text PRIMARY KEY,
+                segment bigint NOT NULL,
+                "offset" bigint NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE FUNCTION warden_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+            END $$
+            """,
+            """
+            CREATE TRIGGER warden_decisions_append_only BEFORE UPDATE OR DELETE ON warden_decisions
+                FOR EACH ROW EXECUTE FUNCTION warden_append_only()
+            """,
+            """
+            CREATE TRIGGER warden_decisions_no_truncate BEFORE TRUNCATE ON warden_decisions
+                FOR EACH STATEMENT EXECUTE FUNCTION warden_append_only()
+            """,
+            """
+            CREATE TRIGGER warden_audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON warden_audit_checkpoints
+                FOR EACH ROW EXECUTE FUNCTION warden_append_only()
+            """,
+            // The role Warden ships as: it may add rows, never change or remove them.
+            """
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'warden_audit_writer') THEN
+                    CREATE ROLE warden_audit_writer NOLOGIN;
+                END IF;
+            END $$
+            """,
+            "REVOKE ALL ON warden_decisions, warden_audit_checkpoints FROM warden_audit_writer",
+            "GRANT SELECT, INSERT ON warden_decisions, warden_audit_checkpoints TO warden_audit_writer",
+            "GRANT SELECT, INSERT, UPDATE ON warden_audit_head, warden_audit_spool_progress TO warden_audit_writer",
+            "GRANT SELECT, INSERT ON warden_audit_keys TO warden_audit_writer",
+
+            // Reports: views the platform team can query directly.
+            """
+            CREATE VIEW warden_report_activity AS
+            SELECT date_trunc('hour', time) AS hour, agent_id, owner,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE decision = 'allow') AS allowed,
+                   count(*) FILTER (WHERE decision IN ('deny', 'error')) AS denied,
+                   count(*) FILTER (WHERE decision = 'would_block') AS would_block
+            FROM warden_decisions GROUP BY 1, 2, 3
+            """,
+            """
+            CREATE VIEW warden_report_denials AS
+            SELECT date_trunc('hour', d.time) AS hour, d.agent_id, d.decision, d.policy_path, d.bundle_revision,
+                   coalesce(r.value ->> 'message', r.value #>> '{}') AS reason, r.value ->> 'rule' AS rule, count(*) AS n
+            FROM warden_decisions d
+            CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_array_length(d.reasons) = 0
+                                                         THEN '["(no reason given)"]'::jsonb ELSE d.reasons END) AS r(value)
+            WHERE d.decision IN ('deny', 'would_block', 'error')
+            GROUP BY 1, 2, 3, 4, 5, 6, 7
+            """,
+            """
+            CREATE VIEW warden_report_shadow AS
+            SELECT date_trunc('hour', d.time) AS hour, d.agent_id, s.value ->> 'source' AS source,
+                   s.value ->> 'decision' AS decision, d.decision AS enforced_decision, d.method, d.host, d.path, d.tool,
+                   s.value -> 'reasons' AS reasons, d.decision_id
+            FROM warden_decisions d CROSS JOIN LATERAL jsonb_array_elements(d.shadow) AS s(value)
+            """,
+            """
+            CREATE VIEW warden_report_would_block_ratio AS
+            SELECT coalesce(policy_path, '') AS policy_path, coalesce(bundle_revision, '') AS bundle_revision,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE decision = 'would_block' OR shadow @> '[{"decision": "would_block"}]') AS would_block,
+                   round(count(*) FILTER (WHERE decision = 'would_block' OR shadow @> '[{"decision": "would_block"}]')::numeric
+                         / greatest(count(*), 1), 4) AS would_block_ratio
+            FROM warden_decisions GROUP BY 1, 2
+            """,
+            """
+            CREATE VIEW warden_report_coverage AS
+            SELECT (SELECT count(*) FROM warden_decisions WHERE enforced AND decision <> 'error')::numeric
+                       / greatest((SELECT count(*) FROM warden_decisions), 1) AS enforced_call_share,
+                   (SELECT count(DISTINCT agent_id) FROM warden_decisions WHERE enforced AND decision <> 'error')::numeric
+                       / greatest((SELECT count(*) FROM warden_agents WHERE status = 'active'), 1) AS enforced_agent_share,
+                   (SELECT count(*) FROM warden_decisions) AS calls,
+                   (SELECT count(*) FROM warden_agents WHERE status = 'active') AS active_agents
+            """,
+            """
+            CREATE VIEW warden_report_latency AS
+            SELECT date_trunc('hour', time) AS hour, coalesce(policy_path, '') AS policy_path, count(*) AS calls,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY eval_us) AS eval_p50_us,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY eval_us) AS eval_p99_us,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY total_us) AS total_p99_us
+            FROM warden_decisions GROUP BY 1, 2
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet applied, each in its own transaction, under an advisory

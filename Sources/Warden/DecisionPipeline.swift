@@ -10,26 +10,59 @@ import SwiftProtobuf
 import Glibc
 #endif
 
-/// The Check path: bytes in, bytes out. It only sequences the pure pieces (decode, build
-/// the input, evaluate, map the decision) and decides how each can fail: closed.
+/// The Check path: bytes in, bytes out. It only sequences the pure pieces (decode, who is
+/// calling, build the input, evaluate, map the decision, record it) and decides how each
+/// can fail: closed.
 public final class DecisionPipeline: Sendable {
     let store: PolicyStore
     let decisionPath: [String]
+    let policyPath: String
     let evalOptions: EvalOptions
     let log: EventLog
     let logDecisions: Bool
     /// nil when identity checks are off (`identity.mode: off`).
     let identity: IdentityGate?
+    /// Policies evaluated beside the enforced one, recorded and never enforced.
+    let shadowBundles: [(name: String, store: PolicyStore)]
+    /// `policy.mode: shadow`: nothing is enforced, every denial is recorded as would_block.
+    let shadowEverything: Bool
+    /// Globs over a reason's `rule`: a denial made only of these is recorded, not enforced.
+    let shadowRules: [String]
+    /// The decision log; nil when off.
+    let audit: AuditSettings?
 
-    public init(store: PolicyStore, config: WardenConfig, log: EventLog, identity: IdentityGate? = nil) {
-        self.identity = identity
+    /// How decisions reach the decision log.
+    public struct AuditSettings: Sendable {
+        public let spool: DecisionSpool
+        /// `audit.on_spool_full: deny` refuses a request that cannot be recorded.
+        public let denyWhenUnrecorded: Bool
+        public let includeInput: Bool
+        /// JSON pointers (`/input/…`) removed from the logged input.
+        public let mask: [[String]]
+
+        public init(spool: DecisionSpool, denyWhenUnrecorded: Bool, includeInput: Bool, mask: [String]) {
+            self.spool = spool
+            self.denyWhenUnrecorded = denyWhenUnrecorded
+            self.includeInput = includeInput
+            self.mask = mask.compactMap(DecisionPipeline.pointer)
+        }
+    }
+
+    public init(store: PolicyStore, config: WardenConfig, log: EventLog, identity: IdentityGate? = nil,
+                shadowBundles: [(name: String, store: PolicyStore)] = [], audit: AuditSettings? = nil) {
         self.store = store
         self.decisionPath = config.decisionPath
+        self.policyPath = config.decisionPath.joined(separator: "/")
         var options = EvalOptions()
         options.maxSteps = config.maxEvalSteps
         self.evalOptions = options
         self.log = log
         self.logDecisions = config.logDecisions
+        self.identity = identity
+        self.shadowBundles = shadowBundles
+        self.shadowEverything = config.shadowMode
+        self.shadowRules = config.shadowRules
+        self.audit = audit
     }
 
     /// The outcome of one Check, for the response and the log.
@@ -39,6 +72,20 @@ public final class DecisionPipeline: Sendable {
         public let allowed: Bool
         public let evalMicros: Int
         public let failure: String?
+    }
+
+    /// What the decision log records of one Check, filled in as the Check proceeds.
+    struct Trail {
+        var kind = "deny"
+        var enforced = true
+        var httpStatus: Int?
+        var reasons: [Value] = []
+        var shadow: [Value] = []
+        var evalMicros = 0
+        var failure: String?
+        var admitted: AgentAdmission?
+        var refusal: IdentityRefusal?
+        var tool: String?
     }
 
     /// Serves `envoy.service.auth.v3.Authorization/Check`.
@@ -53,65 +100,177 @@ public final class DecisionPipeline: Sendable {
 
     public func check(_ bytes: [UInt8]) -> Outcome {
         let start = DecisionPipeline.monotonicMicros()
-        let decisionID = DecisionID.next(nowMs: DecisionPipeline.wallClockMs())
+        let wallMicros = DecisionPipeline.wallClockMicros()
+        let decisionID = DecisionID.next(nowMs: UInt64(wallMicros / 1000))
+        var trail = Trail()
         let request: Envoy_Service_Auth_V3_CheckRequest
         do {
             request = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes)
         } catch {
             let reason = "the CheckRequest could not be decoded: \(error)"
-            return finish(EnvoyDecision.badRequest(reason, decisionID: decisionID), decisionID, false, start, 0, reason, nil)
+            trail.failure = reason
+            trail.httpStatus = 400
+            trail.reasons = [.string(reason)]
+            return finish(EnvoyDecision.badRequest(reason, decisionID: decisionID), decisionID, start, wallMicros, nil, nil, &trail)
         }
+
         // Who is calling, before any policy runs: no identity, no access.
         var agent: Value?
-        var caller: Caller?
         if let identity {
-            switch identity.authenticate(headers: request.attributes.request.http.headers, now: Int64(DecisionPipeline.wallClockMs() / 1000)) {
+            switch identity.authenticate(headers: request.attributes.request.http.headers, now: Int64(wallMicros / 1_000_000)) {
             case .refused(let r):
+                trail.refusal = r
+                trail.reasons = [.string("\(r.code): \(r.reason)")]
+                if shadowEverything {
+                    return finish(wouldBlock(&trail, source: "warden", decisionID: decisionID), decisionID, start, wallMicros, request, nil, &trail)
+                }
+                trail.httpStatus = r.httpStatus
                 let response = EnvoyDecision.identityRefusal(code: r.code, status: r.httpStatus, reason: r.reason, next: r.next,
                                                              agentID: r.agentID, decisionID: decisionID)
-                return finish(response, decisionID, false, start, 0, nil, request,
-                              caller: r.agentID.map { .named($0) }, refusal: r)
+                return finish(response, decisionID, start, wallMicros, request, nil, &trail)
             case .admitted(let admitted):
                 agent = admitted.agent
-                caller = Caller(admitted)
+                trail.admitted = admitted
             }
         }
         let input = EnvoyInput.build(request, agent: agent)
         let loaded = store.loaded
         let evalStart = DecisionPipeline.monotonicMicros()
+        let response: Envoy_Service_Auth_V3_CheckResponse
+        switch evaluate(loaded.policy, input) {
+        case .failure(let failure):
+            trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
+            trail.failure = failure
+            trail.reasons = [.string(failure)]
+            if shadowEverything {
+                trail.kind = "error"
+                response = wouldBlock(&trail, source: "warden", decisionID: decisionID)
+            } else {
+                trail.kind = "error"
+                trail.httpStatus = 500
+                response = EnvoyDecision.policyFailure(decisionID: decisionID)
+            }
+        case .success(let decision):
+            trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
+            trail.tool = decision.tool
+            trail.reasons = decision.reasons.map(DecisionPipeline.reasonValue)
+            if decision.allowed {
+                trail.kind = "allow"
+                response = EnvoyDecision.checkResponse(decision, decisionID: decisionID)
+            } else {
+                let inShadow = decision.reasons.filter { r in r.rule.map(isShadowRule) ?? false }
+                if !decision.reasons.isEmpty && inShadow.count == decision.reasons.count {
+                    response = wouldBlock(&trail, source: "rule", decisionID: decisionID)
+                } else if shadowEverything {
+                    response = wouldBlock(&trail, source: "warden", decisionID: decisionID)
+                } else {
+                    trail.kind = "deny"
+                    trail.httpStatus = decision.httpStatus ?? 403
+                    if !inShadow.isEmpty {
+                        trail.shadow.append(shadowEntry(source: "rule", kind: "would_block", reasons: inShadow.map(DecisionPipeline.reasonValue)))
+                    }
+                    response = EnvoyDecision.checkResponse(decision, decisionID: decisionID)
+                }
+            }
+        }
+        for (name, shadowStore) in shadowBundles {
+            switch evaluate(shadowStore.loaded.policy, input) {
+            case .failure(let failure):
+                trail.shadow.append(shadowEntry(source: "bundle:" + name, kind: "error", reasons: [.string(failure)]))
+            case .success(let d):
+                trail.shadow.append(shadowEntry(source: "bundle:" + name, kind: d.allowed ? "allow" : "would_block",
+                                                reasons: d.reasons.map(DecisionPipeline.reasonValue)))
+            }
+        }
+        return finish(response, decisionID, start, wallMicros, request, input, &trail)
+    }
+
+    enum Evaluation {
+        case success(Decision)
+        case failure(String)
+    }
+
+    func evaluate(_ policy: CompiledPolicy, _ input: Value) -> Evaluation {
         let result: Value?
         do {
-            result = try loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
+            result = try policy.evaluate(path: decisionPath, input: input, options: evalOptions)
         } catch {
-            let evalMicros = DecisionPipeline.monotonicMicros() - evalStart
-            return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros, "policy error: \(error)", request, caller: caller)
+            return .failure("policy error: \(error)")
         }
-        let evalMicros = DecisionPipeline.monotonicMicros() - evalStart
         do {
-            let decision = try EnvoyDecision.decision(from: result)
-            return finish(EnvoyDecision.checkResponse(decision, decisionID: decisionID), decisionID, decision.allowed, start, evalMicros, nil, request, caller: caller)
+            return .success(try EnvoyDecision.decision(from: result))
         } catch {
-            return finish(EnvoyDecision.policyFailure(decisionID: decisionID), decisionID, false, start, evalMicros,
-                          "malformed decision at \(decisionPath.joined(separator: "/")): \(error.description)", request, caller: caller)
+            return .failure("malformed decision at \(policyPath): \(error.description)")
         }
     }
 
-    /// Who called, for the log: the admitted agent, or the agent a refusal names.
-    enum Caller {
-        case admitted(AgentAdmission)
-        case named(String)
-
-        init(_ a: AgentAdmission) { self = .admitted(a) }
+    /// A denial that is recorded and not enforced: Envoy lets the request through.
+    func wouldBlock(_ trail: inout Trail, source: String, decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+        if trail.kind != "error" { trail.kind = "would_block" }
+        trail.enforced = false
+        trail.shadow.append(shadowEntry(source: source, kind: "would_block", reasons: trail.reasons))
+        return EnvoyDecision.checkResponse(Decision(allowed: true), decisionID: decisionID)
     }
 
-    func finish(_ response: Envoy_Service_Auth_V3_CheckResponse, _ id: String, _ allowed: Bool, _ start: Int, _ evalMicros: Int,
-                _ failure: String?, _ request: Envoy_Service_Auth_V3_CheckRequest?,
-                caller: Caller? = nil, refusal: IdentityRefusal? = nil) -> Outcome {
+    func shadowEntry(source: String, kind: String, reasons: [Value]) -> Value {
+        .object(RegoObject(fields: ["source": .string(source), "decision": .string(kind), "reasons": .array(reasons)]))
+    }
+
+    func isShadowRule(_ rule: String) -> Bool {
+        shadowRules.contains { pattern in DecisionPipeline.glob(pattern, rule) }
+    }
+
+    /// `*` matches any run of characters; everything else matches itself.
+    static func glob(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.utf8), t = Array(text.utf8)
+        var pi = 0, ti = 0, star = -1, mark = 0
+        while ti < t.count {
+            if pi < p.count && p[pi] == UInt8(ascii: "*") {
+                star = pi
+                mark = ti
+                pi += 1
+            } else if pi < p.count && p[pi] == t[ti] {
+                pi += 1
+                ti += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+
+    static func reasonValue(_ r: Decision.Reason) -> Value {
+        guard let rule = r.rule else { return .string(r.message) }
+        return .object(RegoObject(fields: ["rule": .string(rule), "message": .string(r.message)]))
+    }
+
+    // MARK: - Recording
+
+    func finish(_ response: Envoy_Service_Auth_V3_CheckResponse, _ id: String, _ start: Int, _ wallMicros: Int,
+                _ request: Envoy_Service_Auth_V3_CheckRequest?, _ input: Value?, _ trail: inout Trail) -> Outcome {
+        var response = response
         let total = DecisionPipeline.monotonicMicros() - start
-        if logDecisions || failure != nil {
+        let allowed: Bool
+        if case .okResponse? = response.httpResponse { allowed = true } else { allowed = false }
+        if let audit {
+            let record = auditRecord(id, wallMicros, total, request, input, trail, audit)
+            if !audit.spool.append(record) && audit.denyWhenUnrecorded {
+                // Act recorded or not at all.
+                response = EnvoyDecision.auditUnavailable(decisionID: id)
+                log.error("decision denied: it could not be recorded (the spool is full or unwritable)",
+                          ["decision_id": .string(id), "backlog_bytes": .int(audit.spool.backlogBytes)])
+                return Outcome(response: response, decisionID: id, allowed: false, evalMicros: trail.evalMicros, failure: "audit unavailable")
+            }
+        }
+        if logDecisions || trail.failure != nil {
             var fields: [String: Value] = [
-                "decision_id": .string(id), "allowed": .bool(allowed),
-                "eval_us": .int(evalMicros), "total_us": .int(total),
+                "decision_id": .string(id), "allowed": .bool(allowed), "decision": .string(trail.kind),
+                "eval_us": .int(trail.evalMicros), "total_us": .int(total),
             ]
             if let http = request?.attributes.request.http {
                 fields["method"] = .string(http.method)
@@ -120,28 +279,101 @@ public final class DecisionPipeline: Sendable {
                 if !http.id.isEmpty { fields["request_id"] = .string(http.id) }
             }
             if case .deniedResponse(let d)? = response.httpResponse { fields["http_status"] = .int(Int(d.status.code.rawValue)) }
-            switch caller {
-            case .admitted(let a)?:
+            if let a = trail.admitted {
                 fields["agent"] = .string(a.record.id)
                 if let owner = a.record.owner { fields["owner"] = .string(owner.contact) }
                 fields["jti"] = .string(a.token.jti)
-            case .named(let id)?:
-                fields["agent"] = .string(id)
-            case nil:
-                break
             }
-            if let refusal {
-                fields["identity_error"] = .string(refusal.code)
-                fields["reason"] = .string(refusal.reason)
+            if let r = trail.refusal {
+                if let agent = r.agentID { fields["agent"] = .string(agent) }
+                fields["identity_error"] = .string(r.code)
+                fields["reason"] = .string(r.reason)
             }
-            if let failure {
+            if let failure = trail.failure {
                 fields["reason"] = .string(failure)
                 log.warn("decision failed closed", fields)
             } else {
                 log.info("decision", fields)
             }
         }
-        return Outcome(response: response, decisionID: id, allowed: allowed, evalMicros: evalMicros, failure: failure)
+        return Outcome(response: response, decisionID: id, allowed: allowed, evalMicros: trail.evalMicros, failure: trail.failure)
+    }
+
+    /// One decision-log row, as the JSON line that is spooled, shipped and hashed.
+    func auditRecord(_ id: String, _ wallMicros: Int, _ total: Int, _ request: Envoy_Service_Auth_V3_CheckRequest?, _ input: Value?,
+                     _ trail: Trail, _ audit: AuditSettings) -> String {
+        var f: [String: Value] = [
+            "decision_id": .string(id), "time": .string(RFC3339.format(seconds: wallMicros / 1_000_000, nanos: wallMicros % 1_000_000 * 1000)),
+            "time_us": .int(wallMicros), "decision": .string(trail.kind), "enforced": .bool(trail.enforced),
+            "reasons": .array(trail.reasons), "policy_path": .string(policyPath), "eval_us": .int(trail.evalMicros),
+            "total_us": .int(total), "warden": .string(audit.spool.instance),
+        ]
+        let revision = store.loaded.revision
+        if !revision.isEmpty { f["bundle_revision"] = .string(revision) }
+        if let status = trail.httpStatus { f["http_status"] = .int(status) }
+        if !trail.shadow.isEmpty { f["shadow"] = .array(trail.shadow) }
+        if let tool = trail.tool { f["tool"] = .string(tool) }
+        if let a = trail.admitted {
+            f["agent_id"] = .string(a.record.id)
+            if let owner = a.record.owner { f["owner"] = .string(owner.contact) }
+            if let tenant = a.record.tenant { f["tenant"] = .string(tenant) }
+            f["jti"] = .string(a.token.jti)
+        } else if let agent = trail.refusal?.agentID {
+            f["agent_id"] = .string(agent)
+        }
+        if let http = request?.attributes.request.http {
+            f["method"] = .string(http.method)
+            f["host"] = .string(http.host)
+            f["path"] = .string(http.path)
+            if let rid = http.headers["x-request-id"] { f["request_id"] = .string(rid) }
+            if let tp = http.headers["traceparent"], let trace = DecisionPipeline.traceID(tp) { f["trace_id"] = .string(trace) }
+        }
+        if audit.includeInput, var logged = input {
+            for pointer in audit.mask + policyMask(logged) { logged = logged.removing(pointer[...]) }
+            f["input"] = logged
+        }
+        return Value.object(RegoObject(fields: f)).jsonString()
+    }
+
+    /// What the policy asks to mask, as OPA's `system.log.mask`: a set of JSON pointers
+    /// (`/input/…`), evaluated with `{"input": <the input>}`. A mask rule that fails masks
+    /// the whole input rather than risk logging a secret.
+    func policyMask(_ input: Value) -> [[String]] {
+        let policy = store.loaded.policy
+        guard policy.hasDocument(DecisionPipeline.maskPath) else { return [] }
+        let result: Value?
+        do {
+            result = try policy.evaluate(path: DecisionPipeline.maskPath, input: .object(RegoObject(fields: ["input": input])), options: evalOptions)
+        } catch {
+            log.warn("system.log.mask failed; the input is left out of the decision log", ["error": .string("\(error)")])
+            return [["attributes"], ["parsed_body"], ["parsed_query"], ["parsed_path"], ["agent"]]
+        }
+        let items: [Value]
+        switch result {
+        case .set(let s)?: items = s.elements
+        case .array(let a)?: items = a
+        default: return []
+        }
+        return items.compactMap { if case .string(let p) = $0 { return DecisionPipeline.pointer(p) } else { return nil } }
+    }
+
+    static let maskPath = ["system", "log", "mask"]
+
+    /// W3C `traceparent`: `00-<32 hex trace id>-<16 hex span>-<flags>`.
+    static func traceID(_ header: String) -> String? {
+        let parts = header.split(separator: "-")
+        guard parts.count >= 4, parts[1].utf8.count == 32 else { return nil }
+        return String(parts[1])
+    }
+
+    /// `/input/a/b~1c` → ["a", "b/c"]; pointers outside /input are ignored.
+    static func pointer(_ text: String) -> [String]? {
+        var parts = text.split(separator: "/", omittingEmptySubsequences: false).map {
+            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        }
+        guard parts.count >= 3, parts[0].isEmpty, parts[1] == "input" else { return nil }
+        parts.removeFirst(2)
+        return parts
     }
 
     /// Serves `grpc.health.v1.Health/Check`: SERVING while a policy is loaded.
@@ -157,9 +389,30 @@ public final class DecisionPipeline: Sendable {
         return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
     }
 
-    static func wallClockMs() -> UInt64 {
+    static func wallClockMicros() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+        return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
+    }
+
+    static func wallClockMs() -> UInt64 { UInt64(wallClockMicros() / 1000) }
+}
+
+extension Value {
+    /// This value without the member at `path` (object keys, array indexes).
+    func removing(_ path: ArraySlice<String>) -> Value {
+        guard let head = path.first else { return self }
+        switch self {
+        case .object(var o):
+            guard let child = o[head] else { return self }
+            if path.count == 1 { o[.string(head)] = nil } else { o[head] = child.removing(path.dropFirst()) }
+            return .object(o)
+        case .array(var a):
+            guard let i = Int(head), a.indices.contains(i) else { return self }
+            if path.count == 1 { a.remove(at: i) } else { a[i] = a[i].removing(path.dropFirst()) }
+            return .array(a)
+        default:
+            return self
+        }
     }
 }

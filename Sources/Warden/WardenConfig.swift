@@ -38,6 +38,36 @@ public struct WardenConfig: Sendable {
     /// JWKS files or directories of them, besides the keys in the database.
     public var jwks: [String] = []
 
+    /// `policy.mode: shadow`: every denial is recorded as would_block and not enforced.
+    public var shadowMode = false
+    /// Bundles evaluated beside the enforced policy and recorded, never enforced.
+    public var shadowBundles: [String] = []
+    /// Globs over the `rule` of a result's reasons: denials made only of these are not enforced.
+    public var shadowRules: [String] = []
+
+    /// The decision log in PostgreSQL (on whenever a database is set, unless turned off).
+    public var auditEnabled = true
+    public var auditSpoolDirectory = "warden-spool"
+    public var auditSpoolMaxBytes = 1 << 30
+    /// Deny (the default) or allow a request whose decision cannot be recorded.
+    public var auditDenyWhenUnrecorded = true
+    public var auditIncludeInput = true
+    /// JSON pointers removed from the logged input, besides those the policy's
+    /// `system.log.mask` names. Tokens and cookies are always masked.
+    public var auditMask: [String] = []
+    public var auditCheckpointRows = 1000
+    public var auditCheckpointSeconds = 10
+    /// The Ed25519 key that signs checkpoints; made there on first start.
+    public var auditSigningKey = "warden-audit-key.pem"
+
+    /// Always removed from logged input: credentials.
+    public var auditMaskAlways: [String] {
+        var m = ["/input/attributes/request/http/headers/authorization", "/input/attributes/request/http/headers/proxy-authorization",
+                 "/input/attributes/request/http/headers/cookie"]
+        if identity.header != "authorization" { m.append("/input/attributes/request/http/headers/" + identity.header) }
+        return m
+    }
+
     public init() {}
 
     public struct ConfigError: Error, CustomStringConvertible {
@@ -86,6 +116,9 @@ public struct WardenConfig: Sendable {
                     case .string("paths"): paths = try strings(x.value, "policy.paths", file)
                     case .string("decision"): decision = try string(x.value, "policy.decision", file)
                     case .string("max_eval_steps"): maxEvalSteps = try int(x.value, "policy.max_eval_steps", file, 1000...1_000_000_000)
+                    case .string("mode"): shadowMode = try policyMode(try string(x.value, "policy.mode", file), "\(file): policy.mode")
+                    case .string("shadow_bundles"): shadowBundles = try strings(x.value, "policy.shadow_bundles", file)
+                    case .string("shadow_rules"): shadowRules = try strings(x.value, "policy.shadow_rules", file)
                     default: throw unknown("policy.\(x.key.regoText)", file)
                     }
                 }
@@ -106,6 +139,32 @@ public struct WardenConfig: Sendable {
                     case .string("url"): databaseURL = try string(x.value, "database.url", file)
                     case .string("refresh_seconds"): registryRefreshSeconds = try int(x.value, "database.refresh_seconds", file, 1...3600)
                     default: throw unknown("database.\(x.key.regoText)", file)
+                    }
+                }
+            case "\"audit\"":
+                for x in try object(e.value, "audit", file).entries {
+                    let path: String
+                    if case .string(let k) = x.key { path = "audit." + k } else { path = "audit." + x.key.regoText }
+                    switch x.key {
+                    case .string("enabled"): auditEnabled = try bool(x.value, path, file)
+                    case .string("spool_dir"): auditSpoolDirectory = try string(x.value, path, file)
+                    case .string("spool_max_bytes"): auditSpoolMaxBytes = try int(x.value, path, file, 1 << 20...(1 << 40))
+                    case .string("on_spool_full"):
+                        switch try string(x.value, path, file) {
+                        case "deny": auditDenyWhenUnrecorded = true
+                        case "allow": auditDenyWhenUnrecorded = false
+                        case let other: throw ConfigError(description: "\(file): \(path) must be deny or allow, got \(other)")
+                        }
+                    case .string("include_input"): auditIncludeInput = try bool(x.value, path, file)
+                    case .string("mask"):
+                        auditMask = try strings(x.value, path, file)
+                        for m in auditMask where DecisionPipeline.pointer(m) == nil {
+                            throw ConfigError(description: "\(file): \(path): \(m) is not a JSON pointer into the input (such as /input/attributes/request/http/headers/x-secret)")
+                        }
+                    case .string("checkpoint_rows"): auditCheckpointRows = try int(x.value, path, file, 1...1_000_000)
+                    case .string("checkpoint_seconds"): auditCheckpointSeconds = try int(x.value, path, file, 1...86_400)
+                    case .string("signing_key"): auditSigningKey = try string(x.value, path, file)
+                    default: throw unknown(path, file)
                     }
                 }
             case "\"identity\"":
@@ -147,6 +206,12 @@ public struct WardenConfig: Sendable {
         }
         if let v = env["WARDEN_DATABASE_URL"] { databaseURL = v }
         if let v = env["WARDEN_IDENTITY"] { identityEnforced = try identityMode(v, "WARDEN_IDENTITY") }
+        if let v = env["WARDEN_POLICY_MODE"] { shadowMode = try policyMode(v, "WARDEN_POLICY_MODE") }
+        if let v = env["WARDEN_AUDIT"] {
+            guard let b = ["true": true, "false": false, "1": true, "0": false][v] else { throw ConfigError(description: "WARDEN_AUDIT must be true or false, got \(v)") }
+            auditEnabled = b
+        }
+        if let v = env["WARDEN_AUDIT_SPOOL_DIR"] { auditSpoolDirectory = v }
         if let v = env["WARDEN_LOG_DECISIONS"] {
             guard let b = ["true": true, "false": false, "1": true, "0": false][v] else { throw ConfigError(description: "WARDEN_LOG_DECISIONS must be true or false, got \(v)") }
             logDecisions = b
@@ -202,6 +267,14 @@ public struct WardenConfig: Sendable {
         return b
     }
 
+    public func policyMode(_ v: String, _ origin: String) throws(ConfigError) -> Bool {
+        switch v {
+        case "enforce": return false
+        case "shadow": return true
+        default: throw ConfigError(description: "\(origin): the policy mode must be enforce or shadow, got \(v)")
+        }
+    }
+
     public func identityMode(_ v: String, _ origin: String) throws(ConfigError) -> Bool {
         switch v {
         case "enforce": return true
@@ -213,7 +286,9 @@ public struct WardenConfig: Sendable {
     func unknown(_ key: String, _ file: String) -> ConfigError {
         ConfigError(description: """
             \(file): unknown setting \(key) (known: listen.{address, unix_socket, threads, max_request_bytes}, \
-            policy.{bundles, paths, decision, max_eval_steps}, log.{decisions, level}, database.{url, refresh_seconds}, \
+            policy.{bundles, paths, decision, max_eval_steps, mode, shadow_bundles, shadow_rules}, log.{decisions, level}, \
+            database.{url, refresh_seconds}, audit.{enabled, spool_dir, spool_max_bytes, on_spool_full, include_input, mask, \
+            checkpoint_rows, checkpoint_seconds, signing_key}, \
             identity.{mode, header, issuer, audience, environment, leeway_seconds, max_lifetime_seconds, max_token_bytes, jwks})
             """)
     }

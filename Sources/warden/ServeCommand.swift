@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import GRPCRuntime
 import Rego
+import Store
 import Warden
 
 #if canImport(Glibc)
@@ -53,6 +54,18 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "JWKS file or directory of verification keys, besides the database's (repeatable).")
     var jwks: [String] = []
 
+    @Option(name: .customLong("policy-mode"), help: "enforce (default) or shadow: record denials as would_block and let requests through.")
+    var policyMode: String?
+
+    @Option(name: .customLong("shadow-bundle"), help: "A bundle evaluated beside the enforced policy, recorded and never enforced (repeatable).")
+    var shadowBundles: [String] = []
+
+    @Option(name: .customLong("audit-spool"), help: "Directory of the decision spool (audit.spool_dir).")
+    var auditSpool: String?
+
+    @Flag(name: .customLong("no-audit"), help: "Do not write the decision log to PostgreSQL.")
+    var noAudit = false
+
     func run() throws {
         var cfg: WardenConfig
         do {
@@ -68,6 +81,10 @@ struct ServeCommand: ParsableCommand {
             if let databaseURL { cfg.databaseURL = databaseURL }
             if let identity { cfg.identityEnforced = try cfg.identityMode(identity, "--identity") }
             if !jwks.isEmpty { cfg.jwks = jwks }
+            if let policyMode { cfg.shadowMode = try cfg.policyMode(policyMode, "--policy-mode") }
+            if !shadowBundles.isEmpty { cfg.shadowBundles = shadowBundles }
+            if let auditSpool { cfg.auditSpoolDirectory = auditSpool }
+            if noAudit { cfg.auditEnabled = false }
             try cfg.validate()
         } catch {
             printStderr("warden serve: \(error)")
@@ -103,7 +120,40 @@ struct ServeCommand: ParsableCommand {
         } else {
             log.info("identity checks are off (identity.mode: off): requests are decided on policy alone")
         }
-        let pipeline = DecisionPipeline(store: store, config: cfg, log: log, identity: gate)
+        var shadowStores: [(name: String, store: PolicyStore)] = []
+        for bundle in cfg.shadowBundles {
+            do {
+                let loaded = try PolicyStore.load(bundles: [bundle], paths: [])
+                shadowStores.append((name: loaded.revision.isEmpty ? bundle : loaded.revision, store: PolicyStore(loaded)))
+            } catch {
+                printStderr("warden serve: the shadow bundle \(bundle) does not compile:\n\(error)")
+                throw ExitCode(1)
+            }
+        }
+        var audit: DecisionPipeline.AuditSettings?
+        var shipper: AuditShipper?
+        if cfg.auditEnabled && !cfg.databaseURL.isEmpty {
+            do {
+                let spool = try DecisionSpool(directory: cfg.auditSpoolDirectory, maxBytes: cfg.auditSpoolMaxBytes)
+                let signer = try AuditShipper.loadOrCreateKey(path: cfg.auditSigningKey, warden: spool.instance)
+                var checkpoints = PostgresAuditLog.CheckpointPolicy()
+                checkpoints.everyRows = Int64(cfg.auditCheckpointRows)
+                checkpoints.everySeconds = Int64(cfg.auditCheckpointSeconds)
+                let s = AuditShipper(url: cfg.databaseURL, spool: spool, signer: signer, checkpoints: checkpoints, log: log)
+                s.start()
+                shipper = s
+                audit = DecisionPipeline.AuditSettings(spool: spool, denyWhenUnrecorded: cfg.auditDenyWhenUnrecorded,
+                                                       includeInput: cfg.auditIncludeInput, mask: cfg.auditMaskAlways + cfg.auditMask)
+                log.info("decision log on", ["spool": .string(cfg.auditSpoolDirectory), "warden": .string(spool.instance),
+                                             "backlog_bytes": .int(spool.backlogBytes), "audit_key": .string(signer.kid)])
+            } catch {
+                printStderr("warden serve: the decision log cannot start: \(error)")
+                throw ExitCode(1)
+            }
+        } else if cfg.auditEnabled {
+            log.info("decision log off: no database is set")
+        }
+        let pipeline = DecisionPipeline(store: store, config: cfg, log: log, identity: gate, shadowBundles: shadowStores, audit: audit)
 
         // Signals are collected by sigwait below; a background job of a non-interactive
         // shell starts with SIGINT ignored, so restore the default first.
@@ -144,6 +194,9 @@ struct ServeCommand: ParsableCommand {
             if sig == SIGHUP {
                 do {
                     store.replace(with: try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths))
+                    for (bundle, shadow) in zip(cfg.shadowBundles, shadowStores) {
+                        shadow.store.replace(with: try PolicyStore.load(bundles: [bundle], paths: []))
+                    }
                     log.info("policies reloaded", ["revision": .string(store.loaded.revision)])
                 } catch {
                     log.error("reload failed; the previous policies stay in force", ["errors": .string(error.description)])
@@ -155,6 +208,8 @@ struct ServeCommand: ParsableCommand {
         }
         server.shutdown(grace: .seconds(5))
         watcher?.stop()
+        // Ship what is spooled before exiting; what is left is shipped at the next start.
+        shipper?.stop(drainingFor: 5)
         log.info("stopped")
     }
 }

@@ -6,5 +6,5 @@ struct WardenCommand: ParsableCommand {
         commandName: "warden",
         abstract: "The authorization layer for AI agents: Envoy ext_authz with Rego policies.",
         subcommands: [ServeCommand.self, EvalCommand.self, TestCommand.self, CheckCommand.self,
-                      AgentCommand.self, KeysCommand.self, TokenCommand.self, DatabaseCommand.self])
+                      AgentCommand.self, KeysCommand.self, TokenCommand.self, DatabaseCommand.self, AuditCommand.self, ReportCommand.self])
 }

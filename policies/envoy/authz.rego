@@ -48,8 +48,10 @@ next := "add the tool to the agent's manifest and register it again: warden agen
 } else := "mint a token whose --scope includes the tool: warden token mint" if not scope_allows
 else := "ask the agent's owner whether it should act here; tier changes go through its manifest"
 
+# `tool` and `reasons` are Warden's additions to the result: they go to the decision log.
 result := {
 	"allowed": true,
+	"tool": tool,
 	"headers": {"x-warden-agent": agent.id, "x-warden-owner": agent.owner.contact},
 	# The upstream needs the verified identity, not the agent's bearer token.
 	"request_headers_to_remove": ["authorization"],
@@ -57,6 +59,8 @@ result := {
 
 result := {
 	"allowed": false,
+	"tool": tool,
+	"reasons": [reason],
 	"http_status": 403,
 	"headers": {"content-type": "application/json"},
 	"body": json.marshal({

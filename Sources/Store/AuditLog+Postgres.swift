@@ -1,0 +1,195 @@
+public import AgentIdentity
+import Rego
+
+/// The decision log in PostgreSQL: batches appended to one hash chain, each in one
+/// transaction with the spool position it came from, and signed checkpoints.
+public struct PostgresAuditLog {
+    let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    /// Where a spool is in its files: segment number and byte offset.
+    public struct SpoolPosition: Sendable, Equatable, Comparable {
+        public var segment: Int64
+        public var offset: Int64
+        public init(segment: Int64, offset: Int64) {
+            self.segment = segment
+            self.offset = offset
+        }
+        public static func < (a: SpoolPosition, b: SpoolPosition) -> Bool {
+            (a.segment, a.offset) < (b.segment, b.offset)
+        }
+    }
+
+    /// Signs checkpoints: the Warden's audit key.
+    public struct Signer: Sendable {
+        public let kid: String
+        public let key: PrivateKey
+        public let warden: String
+        public init(kid: String, key: PrivateKey, warden: String) {
+            self.kid = kid
+            self.key = key
+            self.warden = warden
+        }
+    }
+
+    public struct CheckpointPolicy: Sendable {
+        public var everyRows: Int64 = 1000
+        public var everySeconds: Int64 = 10
+        public init() {}
+    }
+
+    /// How far this Warden's spool was shipped, or nil the first time.
+    public func progress(warden: String) throws(StoreError) -> SpoolPosition? {
+        guard let r = try db.execute("SELECT segment, \"offset\" FROM warden_audit_spool_progress WHERE warden = \(warden)").rows.first,
+              let s = r["segment"].flatMap({ Int64($0) }), let o = r["offset"].flatMap({ Int64($0) }) else { return nil }
+        return SpoolPosition(segment: s, offset: o)
+    }
+
+    /// Registers the public half of an audit signing key (idempotent).
+    public func registerKey(kid: String, jwkJSON: String) throws(StoreError) {
+        try db.execute("INSERT INTO warden_audit_keys (kid, jwk) VALUES (\(kid), \(jwkJSON)::jsonb) ON CONFLICT (kid) DO NOTHING")
+    }
+
+    /// Appends `records` (spooled JSON lines, in order) to the chain and moves this
+    /// Warden's spool position to `upTo`, atomically; signs a checkpoint when one is due.
+    /// Returns the last seq written.
+    @discardableResult
+    public func append(_ records: [String], upTo position: SpoolPosition, signer: Signer, checkpoints: CheckpointPolicy,
+                       now: Int64) throws(StoreError) -> Int64 {
+        do {
+            return try db.transaction { () throws(StoreError) -> Int64 in
+                // Ship as the role that may only add rows (when this login may take it).
+                if try db.execute("SELECT pg_has_role(current_user, 'warden_audit_writer', 'MEMBER') AS ok").rows.first?["ok"] == "t" {
+                    try db.execute("SET LOCAL ROLE warden_audit_writer")
+                }
+                guard let head = try db.execute("""
+                    SELECT seq, encode(row_hash, 'hex') AS row_hash, checkpoint_seq,
+                           floor(extract(epoch FROM checkpoint_at))::bigint AS checkpoint_at
+                    FROM warden_audit_head FOR UPDATE
+                    """).rows.first,
+                    var seq = head["seq"].flatMap({ Int64($0) }), var hash = head["row_hash"].flatMap({ Hex.decode($0) }) else {
+                    throw StoreError("the audit chain head is missing: run `warden db migrate`")
+                }
+                let checkpointSeq = head["checkpoint_seq"].flatMap { Int64($0) } ?? 0
+                let checkpointAt = head["checkpoint_at"].flatMap { Int64($0) } ?? 0
+                var rows: [[String?]] = []
+                rows.reserveCapacity(records.count)
+                for record in records {
+                    seq += 1
+                    let prev = hash
+                    hash = AuditChain.hash(previous: prev, record: record)
+                    rows.append([String(seq), record, record, "\\x" + Hex.encode(prev), "\\x" + Hex.encode(hash)])
+                }
+                // Bind parameters are limited to 65,535 per statement: 5 per row.
+                var start = 0
+                while start < rows.count {
+                    let chunk = Array(rows[start..<min(start + 10_000, rows.count)])
+                    try db.execute("""
+                        INSERT INTO warden_decisions (seq, record, doc, prev_hash, row_hash)
+                        VALUES \(values: chunk, casts: ["bigint", "", "jsonb", "bytea", "bytea"])
+                        """)
+                    start += chunk.count
+                }
+                var newCheckpointSeq = checkpointSeq, newCheckpointAt = checkpointAt
+                if seq > checkpointSeq && (seq - checkpointSeq >= checkpoints.everyRows || now - checkpointAt >= checkpoints.everySeconds) {
+                    let signature: [UInt8]
+                    do { signature = try signer.key.sign(AuditChain.checkpointMessage(seq: seq, rowHash: hash, signedAt: now)) } catch {
+                        throw StoreError("cannot sign the audit checkpoint: \(error)")
+                    }
+                    try db.execute("""
+                        INSERT INTO warden_audit_checkpoints (seq, row_hash, signed_at, kid, signature, warden)
+                        VALUES (\(seq), \("\\x" + Hex.encode(hash))::bytea, to_timestamp(\(now)), \(signer.kid),
+                                \("\\x" + Hex.encode(signature))::bytea, \(signer.warden))
+                        """)
+                    newCheckpointSeq = seq
+                    newCheckpointAt = now
+                }
+                try db.execute("""
+                    UPDATE warden_audit_head SET seq = \(seq), row_hash = \("\\x" + Hex.encode(hash))::bytea,
+                           checkpoint_seq = \(newCheckpointSeq), checkpoint_at = to_timestamp(\(newCheckpointAt))
+                    """)
+                try db.execute("""
+                    INSERT INTO warden_audit_spool_progress (warden, segment, "offset") VALUES (\(signer.warden), \(position.segment), \(position.offset))
+                    ON CONFLICT (warden) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset", updated_at = now()
+                    """)
+                return seq
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError("\(error)")
+        }
+    }
+
+    // MARK: - Verification
+
+    public struct VerifyReport: Sendable {
+        public let rows: Int
+        public let checkpoints: Int
+        public let firstSeq: Int64
+        public let lastSeq: Int64
+        /// Rows after the last checkpoint: chained, not yet signed.
+        public let unsigned: Int64
+    }
+
+    /// Walks the chain (from the last checkpoint before `since`, Unix seconds, when given)
+    /// and throws the first problem. `trustedKeys`: verify checkpoints with these only;
+    /// nil uses the keys registered in the database.
+    public func verify(since: Int64?, trustedKeys: [String: PublicKey]?) throws -> VerifyReport {
+        let keys = try trustedKeys ?? registeredKeys()
+        let checkpoints = try db.execute("""
+            SELECT seq, encode(row_hash, 'hex') AS row_hash, floor(extract(epoch FROM signed_at))::bigint AS signed_at, kid,
+                   encode(signature, 'hex') AS signature
+            FROM warden_audit_checkpoints ORDER BY seq
+            """).rows.map { r in
+            AuditChain.Checkpoint(seq: Int64(r["seq"] ?? "") ?? 0, rowHash: Hex.decode(r["row_hash"] ?? "") ?? [],
+                                  signedAt: Int64(r["signed_at"] ?? "") ?? 0, kid: r["kid"] ?? "", signature: Hex.decode(r["signature"] ?? "") ?? [])
+        }
+        let headSeq = Int64(try db.execute("SELECT seq FROM warden_audit_head").rows.first?["seq"] ?? "0") ?? 0
+        // Where to start: the genesis, or the last good checkpoint before `since`.
+        var anchorSeq: Int64 = 0, anchorHash = AuditChain.genesis
+        if let since {
+            let firstSince = Int64(try db.execute("""
+                SELECT coalesce(min(seq), 0) AS seq FROM warden_decisions WHERE time >= to_timestamp(\(since))
+                """).rows.first?["seq"] ?? "0") ?? 0
+            if let anchor = checkpoints.last(where: { $0.seq < firstSince }) {
+                guard AuditChain.Walk.verifySignature(anchor, keys: keys) else {
+                    throw AuditChain.Problem(kind: .checkpoint, seq: anchor.seq, detail: "the checkpoint's signature does not verify with key \(anchor.kid)")
+                }
+                anchorSeq = anchor.seq
+                anchorHash = anchor.rowHash
+            }
+        }
+        var walk = AuditChain.Walk(after: anchorSeq, hash: anchorHash, checkpoints: checkpoints.filter { $0.seq > anchorSeq }, keys: keys)
+        var cursor = anchorSeq
+        while true {
+            let rows = try db.execute("""
+                SELECT seq, record, encode(prev_hash, 'hex') AS prev_hash, encode(row_hash, 'hex') AS row_hash
+                FROM warden_decisions WHERE seq > \(cursor) ORDER BY seq LIMIT 5000
+                """).rows
+            if rows.isEmpty { break }
+            for r in rows {
+                let row = AuditChain.Row(seq: Int64(r["seq"] ?? "") ?? 0, record: r["record"] ?? "",
+                                         prevHash: Hex.decode(r["prev_hash"] ?? "") ?? [], rowHash: Hex.decode(r["row_hash"] ?? "") ?? [])
+                try walk.feed(row)
+                cursor = row.seq
+            }
+        }
+        try walk.finish(headSeq: headSeq)
+        let lastCheckpoint = checkpoints.last?.seq ?? 0
+        return VerifyReport(rows: walk.rows, checkpoints: walk.checkpointsVerified, firstSeq: anchorSeq + 1, lastSeq: walk.lastSeq,
+                            unsigned: max(0, walk.lastSeq - lastCheckpoint))
+    }
+
+    func registeredKeys() throws -> [String: PublicKey] {
+        var keys: [String: PublicKey] = [:]
+        for r in try db.execute("SELECT kid, jwk::text AS jwk FROM warden_audit_keys").rows {
+            if case .object(let o)? = try? Value.parseJSON(r["jwk"] ?? ""), let k = try? SigningKey.fromJWK(o, source: "database"),
+               case .publicKey(let pk) = k.material {
+                keys[k.kid] = pk
+            }
+        }
+        return keys
+    }
+}

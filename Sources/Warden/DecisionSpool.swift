@@ -1,0 +1,204 @@
+import Foundation
+public import Store
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The write-ahead spool of decision records: append-only segment files of JSON lines in
+/// one directory. The Check path appends each record with one `write(2)` before Envoy gets
+/// its answer, so a record survives the process being killed (`kill -9`) the moment the
+/// answer is sent; the shipper reads behind it and ships to PostgreSQL. Nothing here
+/// waits on the database.
+public final class DecisionSpool: Sendable {
+    public typealias Position = PostgresAuditLog.SpoolPosition
+
+    let directory: String
+    let maxBytes: Int
+    let segmentBytes: Int64
+    /// Names this spool (and the Warden writing it) in the database's progress table.
+    public let instance: String
+
+    struct Writer {
+        var fd: Int32
+        var segment: Int64
+        var offset: Int64
+    }
+
+    private let writer: Mutex<Writer>
+    /// Bytes appended and not yet shipped.
+    private let backlog = Atomic<Int>(0)
+
+    public struct SpoolError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(directory: String, maxBytes: Int, segmentBytes: Int64 = 64 << 20) throws(SpoolError) {
+        self.directory = directory
+        self.maxBytes = maxBytes
+        self.segmentBytes = segmentBytes
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw SpoolError(description: "\(directory): cannot create the decision spool directory: \(error.localizedDescription)")
+        }
+        let instancePath = directory + "/instance"
+        if let data = FileManager.default.contents(atPath: instancePath), !data.isEmpty {
+            instance = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            instance = DecisionID.next(nowMs: DecisionPipeline.wallClockMs())
+            guard FileManager.default.createFile(atPath: instancePath, contents: Data((instance + "\n").utf8)) else {
+                throw SpoolError(description: "\(instancePath): cannot write")
+            }
+        }
+        let segments = DecisionSpool.segments(in: directory)
+        var segment = segments.last ?? 1
+        // A segment that does not end in a newline was cut short mid-write: start a new one
+        // rather than glue a record onto the fragment (the reader skips the fragment).
+        if let size = DecisionSpool.size(of: DecisionSpool.path(directory, segment)), size > 0,
+           !DecisionSpool.endsWithNewline(DecisionSpool.path(directory, segment), size: size) {
+            segment += 1
+        }
+        let fd = open(DecisionSpool.path(directory, segment), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError(description: "\(DecisionSpool.path(directory, segment)): cannot open: \(String(cString: strerror(errno)))") }
+        let offset = Int64(lseek(fd, 0, SEEK_END))
+        writer = Mutex(Writer(fd: fd, segment: segment, offset: offset))
+        let total = DecisionSpool.segments(in: directory).reduce(0) { $0 + Int(DecisionSpool.size(of: DecisionSpool.path(directory, $1)) ?? 0) }
+        backlog.store(total, ordering: .relaxed)
+    }
+
+    deinit { writer.withLock { close($0.fd) } }
+
+    /// Unshipped bytes.
+    public var backlogBytes: Int { backlog.load(ordering: .relaxed) }
+
+    /// Appends one record (a JSON line without its newline). False when the spool is at its
+    /// bound or the write failed: the caller then applies `audit.on_spool_full`.
+    public func append(_ record: String) -> Bool {
+        if backlog.load(ordering: .relaxed) >= maxBytes { return false }
+        var line = record
+        line.append("\n")
+        let count = line.utf8.count
+        let ok = writer.withLock { w -> Bool in
+            if w.offset > 0 && w.offset + Int64(count) > segmentBytes { rotate(&w) }
+            let written = line.withUTF8 { bytes in write(w.fd, bytes.baseAddress, bytes.count) }
+            guard written == count else {
+                // A short write leaves a fragment; the next record starts a new segment.
+                if written > 0 { rotate(&w) }
+                return false
+            }
+            w.offset += Int64(count)
+            return true
+        }
+        if ok { backlog.add(count, ordering: .relaxed) }
+        return ok
+    }
+
+    func rotate(_ w: inout Writer) {
+        let next = w.segment + 1
+        let fd = open(DecisionSpool.path(directory, next), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }  // keep the old segment; the next write tries again
+        close(w.fd)
+        w = Writer(fd: fd, segment: next, offset: 0)
+    }
+
+    /// Where the writer is now.
+    public var writePosition: Position { writer.withLock { Position(segment: $0.segment, offset: $0.offset) } }
+
+    // MARK: - Reading (the shipper)
+
+    public struct Batch {
+        public let records: [String]
+        /// The position after the last record read.
+        public let end: Position
+        public let bytes: Int
+    }
+
+    /// Up to `maxRecords` complete records from `position` on; moves to the next segment
+    /// when this one is finished and the writer has gone past it.
+    public func read(from position: Position, maxRecords: Int, maxBytes: Int = 4 << 20) -> Batch {
+        var pos = position
+        let writeSegment = writer.withLock { $0.segment }
+        while true {
+            let path = DecisionSpool.path(directory, pos.segment)
+            let size = DecisionSpool.size(of: path) ?? 0
+            if pos.offset >= size {
+                if pos.segment < writeSegment {
+                    pos = Position(segment: pos.segment + 1, offset: 0)
+                    continue
+                }
+                return Batch(records: [], end: pos, bytes: 0)
+            }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return Batch(records: [], end: pos, bytes: 0) }
+            defer { close(fd) }
+            let want = Int(min(Int64(maxBytes), size - pos.offset))
+            var buffer = [UInt8](repeating: 0, count: want)
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(pos.offset)) }
+            guard got > 0 else { return Batch(records: [], end: pos, bytes: 0) }
+            var records: [String] = []
+            var start = 0
+            var consumed = 0
+            for i in 0..<got where buffer[i] == 0x0A {
+                if i > start { records.append(String(decoding: buffer[start..<i], as: UTF8.self)) }
+                start = i + 1
+                consumed = start
+                if records.count >= maxRecords { break }
+            }
+            if consumed == 0 && pos.segment < writeSegment && Int64(got) == size - pos.offset {
+                // A fragment with no newline at the end of a finished segment: a write cut
+                // short. Skip it.
+                pos = Position(segment: pos.segment + 1, offset: 0)
+                continue
+            }
+            return Batch(records: records, end: Position(segment: pos.segment, offset: pos.offset + Int64(consumed)), bytes: consumed)
+        }
+    }
+
+    /// After shipping: account for the bytes and delete segments wholly behind `position`.
+    public func shipped(bytes: Int, upTo position: Position) {
+        backlog.subtract(bytes, ordering: .relaxed)
+        for s in DecisionSpool.segments(in: directory) where s < position.segment {
+            unlink(DecisionSpool.path(directory, s))
+        }
+    }
+
+    /// Once the shipper knows where it is: the backlog is what lies after `position`.
+    public func resetBacklog(from position: Position) {
+        var total = 0
+        for s in DecisionSpool.segments(in: directory) {
+            let size = Int(DecisionSpool.size(of: DecisionSpool.path(directory, s)) ?? 0)
+            if s > position.segment { total += size } else if s == position.segment { total += max(0, size - Int(position.offset)) }
+        }
+        backlog.store(total, ordering: .relaxed)
+    }
+
+    /// The oldest segment on disk: where a spool with no recorded progress starts.
+    public var firstPosition: Position { Position(segment: DecisionSpool.segments(in: directory).first ?? 1, offset: 0) }
+
+    // MARK: - Files
+
+    static func path(_ dir: String, _ segment: Int64) -> String {
+        let digits = String(segment)
+        return dir + "/" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".jsonl"
+    }
+
+    static func segments(in dir: String) -> [Int64] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".jsonl") }.compactMap { Int64($0.dropLast(6)) }.sorted()
+    }
+
+    static func size(of path: String) -> Int64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int64(st.st_size) : nil
+    }
+
+    static func endsWithNewline(_ path: String, size: Int64) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        return pread(fd, &byte, 1, off_t(size - 1)) == 1 && byte == 0x0A
+    }
+}

@@ -9,7 +9,8 @@
 
 wrk at 1 and 16 connections through Envoy (requests/s, p50, p99); h2load straight at the
 gRPC port with a pre-framed CheckRequest (Checks/s); Warden's resident memory sampled
-over a long h2load run. Then identity alone (bench-identity, in-process): Check latency
+over a long h2load run. The decision log: latency with it on vs off, rows shipped per
+second at full Check rate, Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
 with a cached token vs identity off, and cold Ed25519 token verifications/s against
 `openssl speed ed25519` run in the same benchmark. Prints ratios; asserts nothing.
 """
@@ -17,6 +18,7 @@ with a cached token vs identity off, and cold Ed25519 token verifications/s agai
 import argparse
 import json
 import os
+import signal
 import re
 import subprocess
 import sys
@@ -99,6 +101,86 @@ def through_envoy(label, template, authz_port, seconds):
     return r1, r16
 
 
+def warden_args(pg, spool):
+    args = ["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result", "--no-decision-log",
+            "--database-url", pg.url()]
+    return args + (["--audit-spool", spool] if spool else ["--no-audit"])
+
+
+def rows_in_log(pg):
+    return int(pg.sql("SELECT count(*) FROM warden_decisions"))
+
+
+def postgres_pids(pg):
+    with open(os.path.join(pg.dir, "postmaster.pid")) as fh:
+        main = fh.readline().strip()
+    children = subprocess.run(["pgrep", "-P", main], capture_output=True, text=True).stdout.split()
+    return [int(main)] + [int(c) for c in children]
+
+
+def audit_bench(a, pg, body, spool_root):
+    """Issue 5's figures: Check latency with the decision log on vs off (through Envoy, runs
+    alternating so drift hits both); rows shipped per second while Warden answers Checks as
+    fast as it can, and whether the backlog grows; Check p99 while PostgreSQL is frozen."""
+    on_port, off_port = h.free_port(), h.free_port()
+    on = h.start_warden(on_port, warden_args(pg, os.path.join(spool_root, "on")))
+    off = h.start_warden(off_port, warden_args(pg, None))
+    envoy_on_port, envoy_off_port = h.free_port(), h.free_port()
+    envoy_on = h.start_envoy("bench-ext-authz.yaml", envoy_on_port, 0, on_port)
+    envoy_off = h.start_envoy("bench-ext-authz.yaml", envoy_off_port, 0, off_port)
+    try:
+        wrk(envoy_on_port, 1, 1)
+        wrk(envoy_off_port, 1, 1)
+        ratios, last_on, last_off = [], None, None
+        for _ in range(3):
+            last_off = wrk(envoy_off_port, 1, 3)
+            last_on = wrk(envoy_on_port, 1, 3)
+            ratios.append(last_on["p99"] / last_off["p99"])
+        ratios.sort()
+        print("decision log (through Envoy, 1 connection, 3 alternating runs of 3 s):")
+        print(f"  audit off: p50 {last_off['p50']:.3f} ms p99 {last_off['p99']:.3f} ms; audit on: p50 {last_on['p50']:.3f} ms "
+              f"p99 {last_on['p99']:.3f} ms")
+
+        # Full Check rate straight at the gRPC port, in chunks; after each, how far the
+        # table lags behind the Checks answered.
+        start_rows, answered, lags = rows_in_log(pg), 0, []
+        t0 = time.time()
+        for _ in range(4):
+            answered += h2load(on_port, body, a.audit_checks // 4)["succeeded"]
+            lags.append(answered - (rows_in_log(pg) - start_rows))
+        elapsed = time.time() - t0
+        shipped = rows_in_log(pg) - start_rows
+        drained = time.time()
+        while rows_in_log(pg) - start_rows < answered and time.time() - drained < 60:
+            time.sleep(0.2)
+        drain_seconds = time.time() - drained
+        print(f"  at full Check rate ({answered / elapsed:.0f} Checks/s for {elapsed:.1f} s): {shipped / elapsed:.0f} rows/s shipped "
+              f"while answering; lag after each quarter: {', '.join(str(x) for x in lags)} rows; drained {drain_seconds:.1f} s after")
+
+        # PostgreSQL frozen for 10 s.
+        normal = wrk(envoy_on_port, 1, 10)
+        pids = postgres_pids(pg)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            frozen = wrk(envoy_on_port, 1, 10)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        print(f"  PostgreSQL paused (SIGSTOP) 10 s: p99 {frozen['p99']:.3f} ms vs {normal['p99']:.3f} ms normal"
+              f" ({frozen['rps']:.0f} req/s, {frozen['errors']} non-2xx)")
+    finally:
+        envoy_on.stop()
+        envoy_off.stop()
+        on.stop()
+        off.stop()
+    print("ratios (targets from issue 5):")
+    print(f"  Check p99, audit on / off: {ratios[1]:.2f}x (median of 3; target <= 1.1)")
+    print(f"  backlog at full rate: {'flat' if lags[-1] <= max(lags[0], 1) * 1.5 else 'growing'} "
+          f"({lags[0]} → {lags[-1]} rows behind; target: no growing backlog)")
+    print(f"  Check p99 with PostgreSQL paused / normal: {frozen['p99'] / normal['p99']:.2f}x (target <= 1.2)")
+
+
 def openssl_speed_verify():
     out = subprocess.run(["openssl", "speed", "-seconds", "1", "ed25519"], capture_output=True, text=True, timeout=60).stdout
     m = re.search(r"EdDSA \(Ed25519\)\s+\S+s\s+\S+s\s+[\d.]+\s+([\d.]+)", out)
@@ -133,6 +215,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="per wrk run")
     ap.add_argument("--checks", type=int, default=200_000, help="direct Checks for throughput")
     ap.add_argument("--memory-checks", type=int, default=1_000_000, help="Checks over which RSS is sampled")
+    ap.add_argument("--audit-checks", type=int, default=100_000, help="Checks at full rate for the decision log")
+    ap.add_argument("--only", choices=["serve", "audit", "identity"], help="run one part")
     a = ap.parse_args()
 
     # The agent registry and a token, as an operator would make them.
@@ -152,6 +236,10 @@ def run(a, pg):
     framed_check_request(body, token)
 
     print(f"make bench: loopback, 2 cores, wrk {a.seconds}s per run, Envoy 1.40 with one worker")
+    if a.only == "audit":
+        return audit_bench(a, pg, body, tempfile.mkdtemp(prefix="bench-spool-"))
+    if a.only == "identity":
+        return identity_bench()
     print("through Envoy (wrk):")
     base1, base16 = through_envoy("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0, a.seconds)
 
@@ -165,11 +253,18 @@ def run(a, pg):
     finally:
         allow.stop()
 
+    spool_root = tempfile.mkdtemp(prefix="bench-spool-")
     warden_port = h.free_port()
-    warden = h.start_warden(warden_port, ["--bundle", os.path.join(h.ROOT, "policies"), "--decision",
-                                          "envoy/authz/result", "--no-decision-log", "--database-url", pg.url()])
+    warden = h.start_warden(warden_port, warden_args(pg, os.path.join(spool_root, "c")))
     try:
-        w1, w16 = through_envoy("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port, a.seconds)
+        w1, w16 = through_envoy("(c) Envoy + Warden (example policy, agent token, audit on)", "bench-ext-authz.yaml", warden_port,
+                                a.seconds)
+    finally:
+        warden.stop()
+    # Throughput and memory of the serve path itself: the decision log is measured below.
+    warden_port = h.free_port()
+    warden = h.start_warden(warden_port, warden_args(pg, None))
+    try:
         h2load(warden_port, body, 20_000)
         warden_direct = h2load(warden_port, body, a.checks)
         rss_start = rss_kb(warden.proc.pid)
@@ -197,6 +292,10 @@ def run(a, pg):
     print(f"  direct Check throughput, Warden / always-allow: {warden_direct['rps'] / allow_direct['rps']:.2f}x (target >= 0.6)")
     growth = (samples[-1] - samples[1]) / 1024
     print(f"  resident memory growth after warm-up: {growth:+.1f} MiB (target: flat)")
+
+    if a.only == "serve":
+        return
+    audit_bench(a, pg, body, spool_root)
 
     latency, cold_ratio = identity_bench()
     print("ratios (targets from issue 4):")

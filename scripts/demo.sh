@@ -51,7 +51,8 @@ REVIEWER_TOKEN=$("$WARDEN" token mint --agent "$REVIEWER" --key "$KEY" --ttl 30m
 WATCHER_TOKEN=$("$WARDEN" token mint --agent "$WATCHER" --key "$KEY" --ttl 30m)
 
 python3 scripts/upstream.py "$UPSTREAM_PORT" & pids+=($!)
-"$WARDEN" serve --listen "127.0.0.1:$WARDEN_PORT" --bundle policies --decision envoy/authz/result 2> "$RUN/warden.log" & pids+=($!)
+"$WARDEN" serve --listen "127.0.0.1:$WARDEN_PORT" --bundle policies --decision envoy/authz/result \
+  --audit-spool .data/demo-spool 2> "$RUN/warden.log" & pids+=($!)
 scripts/envoy-config.sh envoy/ext-authz.yaml > "$RUN/envoy.yaml"
 "$ENVOY" -c "$RUN/envoy.yaml" --log-level warn --concurrency 1 2> "$RUN/envoy.log" & pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$ADMIN_PORT/ready" && break; sleep 0.1; done
@@ -86,6 +87,16 @@ REVIEWER_TOKEN=$("$WARDEN" token mint --agent "$REVIEWER" --key "$KEY" --ttl 30m
 show -H "authorization: Bearer $REVIEWER_TOKEN" "$URL/tools/repos"
 echo "== Warden's log (one JSON line per decision):"
 sed 's/^/  /' "$RUN/warden.log"
+echo
+echo "== the decision log in PostgreSQL (spooled before each answer, shipped in batches):"
+sleep 0.5
+echo "\$ psql -c 'SELECT time, agent_id, method, path, decision, http_status, reasons FROM warden_decision_log …'"
+psql "$WARDEN_DATABASE_URL" -c "SELECT to_char(time, 'HH24:MI:SS.MS') AS time, agent_id, method, path, decision, http_status,
+  left(reasons::text, 60) AS reasons FROM warden_decision_log ORDER BY seq DESC LIMIT 8" | sed 's/^/  /'
+echo "\$ warden audit verify"
+"$WARDEN" audit verify | sed 's/^/  /' || true
+echo "\$ warden report --since 1h"
+"$WARDEN" report --since 1h | head -12 | sed 's/^/  /'  || true
 echo
 echo "Serving until Ctrl-C. A token for $REVIEWER, valid 30 minutes:"
 echo "  export TOKEN=$REVIEWER_TOKEN"

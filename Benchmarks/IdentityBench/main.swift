@@ -124,6 +124,32 @@ for _ in 0..<20_000 {
 }
 gateSamples.sort()
 
+// The decision log's cost on the request path: the record built and spooled per Check.
+let spoolDir = dir + "/spool"
+let spool = try DecisionSpool(directory: spoolDir, maxBytes: 1 << 40)
+let withAudit = DecisionPipeline(store: store, config: config, log: log, identity: gate,
+                                 audit: .init(spool: spool, denyWhenUnrecorded: true, includeInput: true, mask: config.auditMaskAlways))
+var auditOn: [Int] = []
+for _ in 0..<20_000 {
+    let t0 = nowNs()
+    _ = withAudit.check(bytes)
+    auditOn.append(nowNs() - t0)
+}
+auditOn.sort()
+let withAuditNoInput = DecisionPipeline(store: store, config: config, log: log, identity: gate,
+                                 audit: .init(spool: spool, denyWhenUnrecorded: true, includeInput: false, mask: []))
+var auditNoInput: [Int] = []
+for _ in 0..<20_000 {
+    let t0 = nowNs()
+    _ = withAuditNoInput.check(bytes)
+    auditNoInput.append(nowNs() - t0)
+}
+auditNoInput.sort()
+if CommandLine.arguments.count > 2 && CommandLine.arguments[2] == "audit-only" {
+    for _ in 0..<200_000 { _ = withAudit.check(bytes) }
+    exit(0)
+}
+
 // MARK: - 2. Cold verifications
 
 let coldCount = 20_000
@@ -147,6 +173,8 @@ let rawSeconds = Double(nowNs() - t1) / 1e9
 let result: [String: Value] = [
     "signature_checks_per_second": .number(.double(Double(coldCount) / rawSeconds)),
     "checks": .int(on.count),
+    "audit_on_p50_us": .number(.double(us(auditOn[auditOn.count / 2]))),
+    "audit_on_no_input_p50_us": .number(.double(us(auditNoInput[auditNoInput.count / 2]))),
     "added_p50_us": .number(.double(us(added[added.count / 2]))),
     "authenticate_cached_p50_us": .number(.double(us(gateSamples[gateSamples.count / 2]))),
     "identity_off_p50_us": .number(.double(us(off[off.count / 2]))), "identity_off_p99_us": .number(.double(us(off[off.count * 99 / 100]))),

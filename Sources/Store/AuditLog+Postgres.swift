@@ -39,6 +39,17 @@ public struct PostgresAuditLog {
         public init() {}
     }
 
+    /// From here on, this connection works as the role that may only add rows to the log
+    /// (when the login may take it). Returns whether it could.
+    @discardableResult
+    public func actAsWriter() throws(StoreError) -> Bool {
+        guard try db.execute("SELECT pg_has_role(current_user, 'warden_audit_writer', 'MEMBER') AS ok").rows.first?["ok"] == "t" else {
+            return false
+        }
+        try db.execute("SET ROLE warden_audit_writer")
+        return true
+    }
+
     /// How far this Warden's spool was shipped, or nil the first time.
     public func progress(warden: String) throws(StoreError) -> SpoolPosition? {
         guard let r = try db.execute("SELECT segment, \"offset\" FROM warden_audit_spool_progress WHERE warden = \(warden)").rows.first,
@@ -51,18 +62,41 @@ public struct PostgresAuditLog {
         try db.execute("INSERT INTO warden_audit_keys (kid, jwk) VALUES (\(kid), \(jwkJSON)::jsonb) ON CONFLICT (kid) DO NOTHING")
     }
 
-    /// Appends `records` (spooled JSON lines, in order) to the chain and moves this
-    /// Warden's spool position to `upTo`, atomically; signs a checkpoint when one is due.
+    /// One spooled decision: the JSON record the hash covers, and the indexed fields Warden
+    /// copied out of it when it wrote it.
+    public struct Entry: Sendable {
+        public let decisionID: String
+        public let timeMicros: Int64
+        public let agentID: String?
+        public let record: String
+        public init(decisionID: String, timeMicros: Int64, agentID: String?, record: String) {
+            self.decisionID = decisionID
+            self.timeMicros = timeMicros
+            self.agentID = agentID
+            self.record = record
+        }
+
+        /// The spool's line: `decision_id TAB time_us TAB agent_id TAB record` (a JSON record
+        /// has no raw tabs or newlines; ids have none either).
+        public var spoolLine: String {
+            decisionID + "\t" + String(timeMicros) + "\t" + (agentID ?? "") + "\t" + record
+        }
+
+        public init?(spoolLine line: String) {
+            let parts = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
+            guard parts.count == 4, let t = Int64(parts[1]) else { return nil }
+            self.init(decisionID: String(parts[0]), timeMicros: t, agentID: parts[2].isEmpty ? nil : String(parts[2]), record: String(parts[3]))
+        }
+    }
+
+    /// Appends `entries` (in spool order) to the chain and moves this Warden's spool
+    /// position to `upTo`, atomically; signs a checkpoint when one is due.
     /// Returns the last seq written.
     @discardableResult
-    public func append(_ records: [String], upTo position: SpoolPosition, signer: Signer, checkpoints: CheckpointPolicy,
+    public func append(_ entries: [Entry], upTo position: SpoolPosition, signer: Signer, checkpoints: CheckpointPolicy,
                        now: Int64) throws(StoreError) -> Int64 {
         do {
             return try db.transaction { () throws(StoreError) -> Int64 in
-                // Ship as the role that may only add rows (when this login may take it).
-                if try db.execute("SELECT pg_has_role(current_user, 'warden_audit_writer', 'MEMBER') AS ok").rows.first?["ok"] == "t" {
-                    try db.execute("SET LOCAL ROLE warden_audit_writer")
-                }
                 guard let head = try db.execute("""
                     SELECT seq, encode(row_hash, 'hex') AS row_hash, checkpoint_seq,
                            floor(extract(epoch FROM checkpoint_at))::bigint AS checkpoint_at
@@ -74,20 +108,24 @@ public struct PostgresAuditLog {
                 let checkpointSeq = head["checkpoint_seq"].flatMap { Int64($0) } ?? 0
                 let checkpointAt = head["checkpoint_at"].flatMap { Int64($0) } ?? 0
                 var rows: [[String?]] = []
-                rows.reserveCapacity(records.count)
-                for record in records {
+                rows.reserveCapacity(entries.count)
+                for e in entries {
                     seq += 1
                     let prev = hash
-                    hash = AuditChain.hash(previous: prev, record: record)
-                    rows.append([String(seq), record, record, "\\x" + Hex.encode(prev), "\\x" + Hex.encode(hash)])
+                    hash = AuditChain.hash(previous: prev, record: e.record)
+                    rows.append([String(seq), e.decisionID, String(e.timeMicros), e.agentID, e.record,
+                                 "\\x" + Hex.encode(prev), "\\x" + Hex.encode(hash)])
                 }
-                // Bind parameters are limited to 65,535 per statement: 5 per row.
+                // Bind parameters are limited to 65,535 per statement: 7 per row.
                 var start = 0
                 while start < rows.count {
-                    let chunk = Array(rows[start..<min(start + 10_000, rows.count)])
+                    let chunk = Array(rows[start..<min(start + 5_000, rows.count)])
                     try db.execute("""
-                        INSERT INTO warden_decisions (seq, record, doc, prev_hash, row_hash)
-                        VALUES \(values: chunk, casts: ["bigint", "", "jsonb", "bytea", "bytea"])
+                        INSERT INTO warden_decisions (seq, decision_id, time, agent_id, record, prev_hash, row_hash)
+                        SELECT v.seq, v.decision_id, to_timestamp(v.time_us::double precision / 1000000), v.agent_id, v.record,
+                               v.prev_hash, v.row_hash
+                        FROM (VALUES \(values: chunk, casts: ["bigint", "uuid", "bigint", "text", "text", "bytea", "bytea"]))
+                             AS v(seq, decision_id, time_us, agent_id, record, prev_hash, row_hash)
                         """)
                     start += chunk.count
                 }
@@ -164,12 +202,21 @@ public struct PostgresAuditLog {
         var walk = AuditChain.Walk(after: anchorSeq, hash: anchorHash, checkpoints: checkpoints.filter { $0.seq > anchorSeq }, keys: keys)
         var cursor = anchorSeq
         while true {
+            // `consistent`: the parsed copy and the indexed columns still agree with the record.
             let rows = try db.execute("""
-                SELECT seq, record, encode(prev_hash, 'hex') AS prev_hash, encode(row_hash, 'hex') AS row_hash
-                FROM warden_decisions WHERE seq > \(cursor) ORDER BY seq LIMIT 5000
+                SELECT seq, record, encode(prev_hash, 'hex') AS prev_hash, encode(row_hash, 'hex') AS row_hash,
+                       (decision_id = (j.doc ->> 'decision_id')::uuid
+                        AND time = to_timestamp((j.doc ->> 'time_us')::double precision / 1000000)
+                        AND agent_id IS NOT DISTINCT FROM j.doc ->> 'agent_id') AS consistent
+                FROM warden_decisions d CROSS JOIN LATERAL (SELECT d.record::jsonb AS doc) j
+                WHERE seq > \(cursor) ORDER BY seq LIMIT 5000
                 """).rows
             if rows.isEmpty { break }
             for r in rows {
+                if r["consistent"] != "t" {
+                    throw AuditChain.Problem(kind: .altered, seq: Int64(r["seq"] ?? "") ?? 0,
+                                             detail: "altered: its columns no longer match its hashed record")
+                }
                 let row = AuditChain.Row(seq: Int64(r["seq"] ?? "") ?? 0, record: r["record"] ?? "",
                                          prevHash: Hex.decode(r["prev_hash"] ?? "") ?? [], rowHash: Hex.decode(r["row_hash"] ?? "") ?? [])
                 try walk.feed(row)

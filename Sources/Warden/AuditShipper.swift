@@ -31,6 +31,11 @@ public final class AuditShipper: Sendable {
         self.log = log
     }
 
+    static let batchRecords = 2000
+    /// How long records gather when the shipper has caught up: the table trails the spool
+    /// by about this much.
+    static let gatherMicros: UInt32 = 100_000
+
     /// Records shipped by this process.
     public var shipped: Int { shippedRecords.load(ordering: .relaxed) }
 
@@ -63,6 +68,7 @@ public final class AuditShipper: Sendable {
                     let conn = try PostgresConnection(url: url)
                     try Migrations.migrate(conn)
                     let audit = PostgresAuditLog(conn)
+                    try audit.actAsWriter()
                     try audit.registerKey(kid: signer.kid, jwkJSON: Value.object(Ed25519JWK.publicJWK(try signer.key.publicKey(), kid: signer.kid)).jsonString())
                     let resumed = try audit.progress(warden: spool.instance)
                     position = resumed ?? spool.firstPosition
@@ -76,7 +82,7 @@ public final class AuditShipper: Sendable {
                     }
                 }
                 guard let conn = db, let from = position else { continue }
-                let batch = spool.read(from: from, maxRecords: 2000)
+                let batch = spool.read(from: from, maxRecords: AuditShipper.batchRecords)
                 let now = Int64(Date().timeIntervalSince1970)
                 if batch.records.isEmpty {
                     position = batch.end
@@ -85,14 +91,26 @@ public final class AuditShipper: Sendable {
                         try PostgresAuditLog(conn).append([], upTo: batch.end, signer: signer, checkpoints: checkpoints, now: now)
                         lastAppend = Date()
                     }
-                    usleep(5_000)
+                    usleep(AuditShipper.gatherMicros)
                     continue
                 }
-                try PostgresAuditLog(conn).append(batch.records, upTo: batch.end, signer: signer, checkpoints: checkpoints, now: now)
+                var entries: [PostgresAuditLog.Entry] = []
+                entries.reserveCapacity(batch.records.count)
+                for line in batch.records {
+                    if let e = PostgresAuditLog.Entry(spoolLine: line) {
+                        entries.append(e)
+                    } else {
+                        log.error("skipping a spool line that is not a decision record", ["line": .string(String(line.prefix(200)))])
+                    }
+                }
+                try PostgresAuditLog(conn).append(entries, upTo: batch.end, signer: signer, checkpoints: checkpoints, now: now)
                 lastAppend = Date()
                 spool.shipped(bytes: batch.bytes, upTo: batch.end)
                 shippedRecords.add(batch.records.count, ordering: .relaxed)
                 position = batch.end
+                // A short batch means the shipper has caught up: let records gather for a
+                // moment rather than pay a transaction for every one or two.
+                if batch.records.count < AuditShipper.batchRecords { usleep(AuditShipper.gatherMicros) }
             } catch {
                 db = nil
                 if outageSince == nil {

@@ -4,6 +4,7 @@ import Rego
 import ExtAuthz
 import Foundation
 public import GRPCRuntime
+import Store
 import SwiftProtobuf
 
 #if canImport(Glibc)
@@ -258,8 +259,10 @@ public final class DecisionPipeline: Sendable {
         let allowed: Bool
         if case .okResponse? = response.httpResponse { allowed = true } else { allowed = false }
         if let audit {
-            let record = auditRecord(id, wallMicros, total, request, input, trail, audit)
-            if !audit.spool.append(record) && audit.denyWhenUnrecorded {
+            let entry = PostgresAuditLog.Entry(decisionID: id, timeMicros: Int64(wallMicros),
+                                               agentID: trail.admitted?.record.id ?? trail.refusal?.agentID,
+                                               record: auditRecord(id, wallMicros, total, request, input, trail, audit))
+            if !audit.spool.append(entry.spoolLine) && audit.denyWhenUnrecorded {
                 // Act recorded or not at all.
                 response = EnvoyDecision.auditUnavailable(decisionID: id)
                 log.error("decision denied: it could not be recorded (the spool is full or unwritable)",
@@ -299,40 +302,60 @@ public final class DecisionPipeline: Sendable {
         return Outcome(response: response, decisionID: id, allowed: allowed, evalMicros: trail.evalMicros, failure: trail.failure)
     }
 
-    /// One decision-log row, as the JSON line that is spooled, shipped and hashed.
+    /// One decision-log row, as the JSON line that is spooled, shipped and hashed. Written
+    /// field by field in key order (what `Value.jsonString` would give), straight to bytes:
+    /// this runs before every answer.
     func auditRecord(_ id: String, _ wallMicros: Int, _ total: Int, _ request: Envoy_Service_Auth_V3_CheckRequest?, _ input: Value?,
                      _ trail: Trail, _ audit: AuditSettings) -> String {
-        var f: [String: Value] = [
-            "decision_id": .string(id), "time": .string(RFC3339.format(seconds: wallMicros / 1_000_000, nanos: wallMicros % 1_000_000 * 1000)),
-            "time_us": .int(wallMicros), "decision": .string(trail.kind), "enforced": .bool(trail.enforced),
-            "reasons": .array(trail.reasons), "policy_path": .string(policyPath), "eval_us": .int(trail.evalMicros),
-            "total_us": .int(total), "warden": .string(audit.spool.instance),
-        ]
+        var w = CompactJSONWriter(capacity: 2048)
+        let http = request?.attributes.request.http
+        let agentID = trail.admitted?.record.id ?? trail.refusal?.agentID
+        func string(_ name: String, _ value: String?) {
+            guard let value else { return }
+            w.field(name)
+            w.writeString(value)
+        }
+        func int(_ name: String, _ value: Int?) {
+            guard let value else { return }
+            w.field(name)
+            w.write(.int(value))
+        }
+        w.beginObject()
+        string("agent_id", agentID)
         let revision = store.loaded.revision
-        if !revision.isEmpty { f["bundle_revision"] = .string(revision) }
-        if let status = trail.httpStatus { f["http_status"] = .int(status) }
-        if !trail.shadow.isEmpty { f["shadow"] = .array(trail.shadow) }
-        if let tool = trail.tool { f["tool"] = .string(tool) }
-        if let a = trail.admitted {
-            f["agent_id"] = .string(a.record.id)
-            if let owner = a.record.owner { f["owner"] = .string(owner.contact) }
-            if let tenant = a.record.tenant { f["tenant"] = .string(tenant) }
-            f["jti"] = .string(a.token.jti)
-        } else if let agent = trail.refusal?.agentID {
-            f["agent_id"] = .string(agent)
+        string("bundle_revision", revision.isEmpty ? nil : revision)
+        string("decision", trail.kind)
+        string("decision_id", id)
+        w.field("enforced")
+        w.write(.bool(trail.enforced))
+        int("eval_us", trail.evalMicros)
+        string("host", http?.host)
+        int("http_status", trail.httpStatus)
+        if audit.includeInput, let input {
+            w.field("input")
+            w.write(input, omitting: (audit.mask + policyMask(input)).map { $0[...] })
         }
-        if let http = request?.attributes.request.http {
-            f["method"] = .string(http.method)
-            f["host"] = .string(http.host)
-            f["path"] = .string(http.path)
-            if let rid = http.headers["x-request-id"] { f["request_id"] = .string(rid) }
-            if let tp = http.headers["traceparent"], let trace = DecisionPipeline.traceID(tp) { f["trace_id"] = .string(trace) }
+        string("jti", trail.admitted?.token.jti)
+        string("method", http?.method)
+        string("owner", trail.admitted?.record.owner?.contact)
+        string("path", http?.path)
+        string("policy_path", policyPath)
+        w.field("reasons")
+        w.write(.array(trail.reasons))
+        string("request_id", http?.headers["x-request-id"])
+        if !trail.shadow.isEmpty {
+            w.field("shadow")
+            w.write(.array(trail.shadow))
         }
-        if audit.includeInput, var logged = input {
-            for pointer in audit.mask + policyMask(logged) { logged = logged.removing(pointer[...]) }
-            f["input"] = logged
-        }
-        return Value.object(RegoObject(fields: f)).jsonString()
+        string("tenant", trail.admitted?.record.tenant)
+        string("time", RFC3339.format(seconds: wallMicros / 1_000_000, nanos: wallMicros % 1_000_000 * 1000))
+        int("time_us", wallMicros)
+        string("tool", trail.tool)
+        int("total_us", total)
+        string("trace_id", http?.headers["traceparent"].flatMap(DecisionPipeline.traceID))
+        string("warden", audit.spool.instance)
+        w.endObject()
+        return w.text
     }
 
     /// What the policy asks to mask, as OPA's `system.log.mask`: a set of JSON pointers
@@ -396,23 +419,4 @@ public final class DecisionPipeline: Sendable {
     }
 
     static func wallClockMs() -> UInt64 { UInt64(wallClockMicros() / 1000) }
-}
-
-extension Value {
-    /// This value without the member at `path` (object keys, array indexes).
-    func removing(_ path: ArraySlice<String>) -> Value {
-        guard let head = path.first else { return self }
-        switch self {
-        case .object(var o):
-            guard let child = o[head] else { return self }
-            if path.count == 1 { o[.string(head)] = nil } else { o[head] = child.removing(path.dropFirst()) }
-            return .object(o)
-        case .array(var a):
-            guard let i = Int(head), a.indices.contains(i) else { return self }
-            if path.count == 1 { a.remove(at: i) } else { a[i] = a[i].removing(path.dropFirst()) }
-            return .array(a)
-        default:
-            return self
-        }
-    }
 }

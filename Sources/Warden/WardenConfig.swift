@@ -57,8 +57,11 @@ public struct WardenConfig: Sendable {
     public var auditMask: [String] = []
     public var auditCheckpointRows = 1000
     public var auditCheckpointSeconds = 10
-    /// The Ed25519 key that signs checkpoints; made there on first start.
-    public var auditSigningKey = "warden-audit-key.pem"
+    /// The Ed25519 key that signs checkpoints; made there on first start. "" means
+    /// `audit-key.pem` in the spool directory.
+    public var auditSigningKey = ""
+
+    public var auditSigningKeyPath: String { auditSigningKey.isEmpty ? auditSpoolDirectory + "/audit-key.pem" : auditSigningKey }
 
     /// Always removed from logged input: credentials.
     public var auditMaskAlways: [String] {

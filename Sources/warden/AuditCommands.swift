@@ -96,7 +96,7 @@ struct ReportCommand: ParsableCommand {
                            count(*) FILTER (WHERE decision = 'would_block' OR shadow @> '[{"decision": "would_block"}]') AS would_block,
                            round(count(*) FILTER (WHERE decision = 'would_block' OR shadow @> '[{"decision": "would_block"}]')::numeric
                                  / greatest(count(*), 1), 4) AS ratio
-                    FROM warden_decisions WHERE time >= to_timestamp(\(from)) AND (\(agent)::text IS NULL OR agent_id = \(agent))
+                    FROM warden_decision_log WHERE time >= to_timestamp(\(from)) AND (\(agent)::text IS NULL OR agent_id = \(agent))
                     GROUP BY 1, 2 ORDER BY 3 DESC
                     """),
                 ("policy coverage (calls and agents decided by an enforcing policy)", """
@@ -104,14 +104,14 @@ struct ReportCommand: ParsableCommand {
                            round(count(*) FILTER (WHERE enforced AND decision <> 'error')::numeric / greatest(count(*), 1), 4) AS enforced_call_share,
                            count(DISTINCT agent_id) FILTER (WHERE enforced AND decision <> 'error') AS enforced_agents,
                            (SELECT count(*) FROM warden_agents WHERE status = 'active') AS active_agents
-                    FROM warden_decisions WHERE time >= to_timestamp(\(from)) AND (\(agent)::text IS NULL OR agent_id = \(agent))
+                    FROM warden_decision_log WHERE time >= to_timestamp(\(from)) AND (\(agent)::text IS NULL OR agent_id = \(agent))
                     """),
                 ("evaluation latency (µs)", """
                     SELECT coalesce(policy_path, '') AS policy_path, count(*) AS calls,
                            percentile_cont(0.5) WITHIN GROUP (ORDER BY eval_us) AS eval_p50,
                            percentile_cont(0.99) WITHIN GROUP (ORDER BY eval_us) AS eval_p99,
                            percentile_cont(0.99) WITHIN GROUP (ORDER BY total_us) AS total_p99
-                    FROM warden_decisions WHERE time >= to_timestamp(\(from)) AND (\(agent)::text IS NULL OR agent_id = \(agent))
+                    FROM warden_decision_log WHERE time >= to_timestamp(\(from)) AND (\(agent)::text IS NULL OR agent_id = \(agent))
                     GROUP BY 1 ORDER BY 2 DESC
                     """),
             ]

@@ -135,7 +135,7 @@ struct ServeCommand: ParsableCommand {
         if cfg.auditEnabled && !cfg.databaseURL.isEmpty {
             do {
                 let spool = try DecisionSpool(directory: cfg.auditSpoolDirectory, maxBytes: cfg.auditSpoolMaxBytes)
-                let signer = try AuditShipper.loadOrCreateKey(path: cfg.auditSigningKey, warden: spool.instance)
+                let signer = try AuditShipper.loadOrCreateKey(path: cfg.auditSigningKeyPath, warden: spool.instance)
                 var checkpoints = PostgresAuditLog.CheckpointPolicy()
                 checkpoints.everyRows = Int64(cfg.auditCheckpointRows)
                 checkpoints.everySeconds = Int64(cfg.auditCheckpointSeconds)

@@ -35,7 +35,7 @@ def decision_ids_in_table(pg, url):
 
 
 def rows(pg, url, where="true"):
-    out = pg.sql(f"SELECT coalesce(json_agg(doc ORDER BY seq), '[]') FROM warden_decisions WHERE {where}", url=url)
+    out = pg.sql(f"SELECT coalesce(json_agg(record::json ORDER BY seq), '[]') FROM warden_decisions WHERE {where}", url=url)
     return json.loads(out)
 
 
@@ -87,8 +87,8 @@ def test_a_thousand_decisions_all_have_their_rows_with_the_right_fields(logged):
     assert denied["reasons"] == [f'agent "{AGENT}" is not registered for tool "deploy"']
     assert refused["decision"] == "deny" and refused["http_status"] == 401
     assert refused["reasons"][0].startswith("token_missing")
-    # The typed columns are generated from the hashed record.
-    assert pg.sql("SELECT count(*) FROM warden_decisions WHERE decision = 'deny' AND http_status = 403", url=url) == "100"
+    # Every field is a column of the warden_decision_log view.
+    assert pg.sql("SELECT count(*) FROM warden_decision_log WHERE decision = 'deny' AND http_status = 403", url=url) == "100"
 
 
 def test_reports_and_views(logged):
@@ -121,25 +121,31 @@ def test_audit_verify_finds_the_altered_removed_or_inserted_row(logged):
 
     original = pg.sql("SELECT record FROM warden_decisions WHERE seq = 500", url=url)
     altered = original.replace('"decision":"deny"', '"decision":"allow"').replace('"decision":"allow"', '"decision":"deny"', 1)
-    pg.sql(bypass + f"UPDATE warden_decisions SET record = $${altered}$$, doc = $${altered}$$::jsonb WHERE seq = 500", url=url)
+    pg.sql(bypass + f"UPDATE warden_decisions SET record = $${altered}$$ WHERE seq = 500", url=url)
     bad = verify(url)
     assert bad.returncode == 1 and "row 500: altered" in bad.stdout, bad.stdout
-    pg.sql(bypass + f"UPDATE warden_decisions SET record = $${original}$$, doc = $${original}$$::jsonb WHERE seq = 500", url=url)
+    pg.sql(bypass + f"UPDATE warden_decisions SET record = $${original}$$ WHERE seq = 500", url=url)
+    assert verify(url).returncode == 0
+    pg.sql(bypass + "UPDATE warden_decisions SET agent_id = 'agent/someone-else' WHERE seq = 600", url=url)
+    bad = verify(url)
+    assert bad.returncode == 1 and "row 600: altered: its columns no longer match" in bad.stdout, bad.stdout
+    pg.sql(bypass + "UPDATE warden_decisions SET agent_id = record::jsonb ->> 'agent_id' WHERE seq = 600", url=url)
     assert verify(url).returncode == 0
 
-    saved = pg.sql("SELECT record || E'\\t' || encode(prev_hash, 'hex') || E'\\t' || encode(row_hash, 'hex') FROM warden_decisions WHERE seq = 700", url=url)
+    saved = pg.sql("SELECT record || E'\\t' || encode(prev_hash, 'hex') || E'\\t' || encode(row_hash, 'hex') || E'\\t' || decision_id "
+                   "|| E'\\t' || time::text || E'\\t' || coalesce(agent_id, '') FROM warden_decisions WHERE seq = 700", url=url)
     pg.sql(bypass + "DELETE FROM warden_decisions WHERE seq = 700", url=url)
     bad = verify(url)
     assert bad.returncode == 1 and "row 701: row 700 is missing" in bad.stdout, bad.stdout
-    record, prev, row = saved.split("\t")
-    pg.sql(f"INSERT INTO warden_decisions (seq, record, doc, prev_hash, row_hash) VALUES (700, $${record}$$, $${record}$$::jsonb, "
-           f"'\\x{prev}', '\\x{row}')", url=url)
+    record, prev, row, decision_id, when, agent = saved.split("\t")
+    pg.sql(f"INSERT INTO warden_decisions (seq, decision_id, time, agent_id, record, prev_hash, row_hash) VALUES "
+           f"(700, '{decision_id}', '{when}', nullif('{agent}', ''), $${record}$$, '\\x{prev}', '\\x{row}')", url=url)
     assert verify(url).returncode == 0
 
     head = int(pg.sql("SELECT seq FROM warden_audit_head", url=url))
     fake = json.dumps({"decision": "allow", "decision_id": "00000000-0000-7000-8000-000000000001", "time_us": 0})
-    pg.sql(f"INSERT INTO warden_decisions (seq, record, doc, prev_hash, row_hash) VALUES ({head + 1}, $${fake}$$, $${fake}$$::jsonb, "
-           f"'\\x00', '\\x00')", url=url)
+    pg.sql(f"INSERT INTO warden_decisions (seq, decision_id, time, record, prev_hash, row_hash) VALUES ({head + 1}, "
+           f"'00000000-0000-7000-8000-000000000001', to_timestamp(0), $${fake}$$, '\\x00', '\\x00')", url=url)
     bad = verify(url)
     assert bad.returncode == 1 and f"row {head + 1}:" in bad.stdout and "inserted" in bad.stdout, bad.stdout
     pg.sql(bypass + f"DELETE FROM warden_decisions WHERE seq = {head + 1}", url=url)

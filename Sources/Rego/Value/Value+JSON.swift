@@ -21,10 +21,12 @@ extension Value {
 
     /// Compact JSON, as OPA's `json.marshal` writes it: sets become sorted arrays, object
     /// keys that are not strings become their JSON text.
+    /// Compact JSON, as Go's encoding/json writes it. Written into bytes: this runs for
+    /// every decision-log record, so it avoids String's per-append bookkeeping.
     public func jsonString() -> String {
-        var out = ""
-        writeJSON(into: &out, indent: nil, level: 0)
-        return out
+        var writer = CompactJSONWriter()
+        writer.write(self)
+        return String(decoding: writer.out, as: UTF8.self)
     }
 
     public func prettyJSON(indent: Int = 2) -> String {
@@ -108,6 +110,170 @@ extension Value {
             }
         }
         out += "\""
+    }
+}
+
+/// The compact form of `Value.writeJSON` (same output), into a byte buffer. Also writes
+/// objects field by field (`field`), for callers that build a record without first building
+/// a `Value`, and can leave out members (`write(_:omitting:)`).
+public struct CompactJSONWriter {
+    public private(set) var out: [UInt8] = []
+    var fieldCount: [Int] = []
+
+    public init(capacity: Int = 512) { out.reserveCapacity(capacity) }
+
+    public var text: String { String(decoding: out, as: UTF8.self) }
+
+    public mutating func beginObject() {
+        out.append(UInt8(ascii: "{"))
+        fieldCount.append(0)
+    }
+
+    public mutating func endObject() {
+        out.append(UInt8(ascii: "}"))
+        fieldCount.removeLast()
+    }
+
+    /// Starts a member of the current object: `"name":`. Callers give names in sorted
+    /// order to match `Value.jsonString`.
+    public mutating func field(_ name: String) {
+        if fieldCount[fieldCount.count - 1] > 0 { out.append(UInt8(ascii: ",")) }
+        fieldCount[fieldCount.count - 1] += 1
+        writeString(name)
+        out.append(UInt8(ascii: ":"))
+    }
+
+    /// `value` without the members at `paths` (object keys, array indexes).
+    public mutating func write(_ value: Value, omitting paths: [ArraySlice<String>]) {
+        if paths.isEmpty { return write(value) }
+        switch value {
+        case .object(let o) where !o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for e in o.entries {
+                guard case .string(let k) = e.key else { continue }
+                let below = paths.filter { $0.first == k }
+                if below.contains(where: { $0.count == 1 }) { continue }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(k)
+                out.append(UInt8(ascii: ":"))
+                write(e.value, omitting: below.map { $0.dropFirst() })
+            }
+            out.append(UInt8(ascii: "}"))
+        case .array(let a):
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for (i, v) in a.enumerated() {
+                let below = paths.filter { $0.first == String(i) }
+                if below.contains(where: { $0.count == 1 }) { continue }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                write(v, omitting: below.map { $0.dropFirst() })
+            }
+            out.append(UInt8(ascii: "]"))
+        default:
+            write(value)
+        }
+    }
+
+    mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    public mutating func write(_ v: Value) {
+        switch v {
+        case .null: append("null")
+        case .bool(let b): if b { append("true") } else { append("false") }
+        case .number(let n): out.append(contentsOf: n.description.utf8)
+        case .string(let s): writeString(s)
+        case .array(let a): writeArray(a)
+        case .set(let s): writeArray(s.elements)
+        case .object(let o):
+            if o.isEmpty { append("{}"); return }
+            if o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }) {
+                // Non-string keys print as their JSON text, re-sorted by it as Go sorts map keys.
+                var pairs: [(String, Value)] = o.entries.map { e in
+                    if case .string(let s) = e.key { return (s, e.value) }
+                    return (e.key.jsonString(), e.value)
+                }
+                pairs.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+                out.append(UInt8(ascii: "{"))
+                for (i, (k, value)) in pairs.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    writeString(k)
+                    out.append(UInt8(ascii: ":"))
+                    write(value)
+                }
+                out.append(UInt8(ascii: "}"))
+                return
+            }
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for e in o.entries {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                if case .string(let k) = e.key { writeString(k) }
+                out.append(UInt8(ascii: ":"))
+                write(e.value)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    mutating func writeArray(_ a: [Value]) {
+        out.append(UInt8(ascii: "["))
+        for (i, v) in a.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            write(v)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// Go's escaping: quotes, backslashes, control characters, the HTML-sensitive <, >, &
+    /// and the line separators U+2028/U+2029.
+    public mutating func writeString(_ s: String) {
+        out.append(0x22)
+        var s = s
+        s.withUTF8 { bytes in
+            var start = 0, i = 0
+            let n = bytes.count
+            while i < n {
+                let b = bytes[i]
+                let width: Int
+                switch b {
+                case 0x22: width = 1
+                case 0x5C: width = 1
+                case 0x3C, 0x3E, 0x26: width = 1
+                case 0..<0x20: width = 1
+                case 0xE2 where i + 2 < n && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9): width = 3
+                default:
+                    i += 1
+                    continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                switch b {
+                case 0x22: append("\\\"")
+                case 0x5C: append("\\\\")
+                case 0x0A: append("\\n")
+                case 0x0D: append("\\r")
+                case 0x09: append("\\t")
+                case 0x3C: append("\\u003c")
+                case 0x3E: append("\\u003e")
+                case 0x26: append("\\u0026")
+                case 0xE2: if bytes[i + 2] == 0xA8 { append("\\u2028") } else { append("\\u2029") }
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    append("\\u00")
+                    out.append(hex[Int(b >> 4)])
+                    out.append(hex[Int(b & 0xF)])
+                }
+                i += width
+                start = i
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<n]))
+        }
+        out.append(0x22)
     }
 }
 

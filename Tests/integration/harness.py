@@ -32,6 +32,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for(predicate, timeout=10.0):
+    """Polls `predicate` until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def wait_for_port(port, timeout=15.0, proc=None, what="process"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -20,14 +20,6 @@ def warden_args(url, spool, *extra):
             "--audit-spool", str(spool), "--no-decision-log", *extra]
 
 
-def wait_for(predicate, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
 
 def decision_ids_in_table(pg, url):
     out = pg.sql("SELECT decision_id FROM warden_decisions", url=url)
@@ -64,7 +56,7 @@ def logged(postgres, tmp_path_factory):
                     "authorization": f"Bearer {token}", "x-request-id": f"req-{i}",
                     "traceparent": f"00-{i:032x}-00f067aa0ba902b7-01"})
             sent[headers["x-warden-decision-id"]] = (i, status)
-        assert wait_for(lambda: len(decision_ids_in_table(postgres, url)) >= 1000)
+        assert h.wait_for(lambda: len(decision_ids_in_table(postgres, url)) >= 1000)
     return {"pg": postgres, "url": url, "sent": sent, "token": token, "ident": ident, "work": work}
 
 
@@ -194,7 +186,7 @@ def test_kill_9_under_load_loses_nothing(logged, tmp_path):
         received = set(load.ids)
         assert len(received) > 20
         s.warden = h.start_warden(s.warden_port, warden_args(url, spool))
-        assert wait_for(lambda: received <= decision_ids_in_table(pg, url), timeout=30), \
+        assert h.wait_for(lambda: received <= decision_ids_in_table(pg, url), timeout=30), \
             f"{len(received - decision_ids_in_table(pg, url))} decisions missing after the restart"
     assert verify(url).returncode == 0
 
@@ -217,7 +209,7 @@ def test_database_outage_under_load_keeps_deciding_and_catches_up(tmp_path):
                 time.sleep(1)
             assert during > 20, "Warden kept deciding while PostgreSQL was down"
             received = set(load.ids)
-            assert wait_for(lambda: received <= decision_ids_in_table(pg, url), timeout=30)
+            assert h.wait_for(lambda: received <= decision_ids_in_table(pg, url), timeout=30)
             assert "audit shipping paused" in s.warden.output() and "audit shipping resumed" in s.warden.output()
         assert verify(url).returncode == 0
     finally:
@@ -231,7 +223,7 @@ def test_shadow_modes_record_and_do_not_enforce(logged, tmp_path):
     with h.Stack(warden_args(url, tmp_path / "s1", "--policy-mode", "shadow")) as s:
         status, headers, _ = h.http(s.envoy_port, "POST", "/tools/deploy", auth, body="{}")
         assert status == 200
-        wait_for(lambda: headers["x-warden-decision-id"] in decision_ids_in_table(pg, url))
+        h.wait_for(lambda: headers["x-warden-decision-id"] in decision_ids_in_table(pg, url))
         row = rows(pg, url, f"decision_id = '{headers['x-warden-decision-id']}'")[0]
         assert row["decision"] == "would_block" and row["enforced"] is False
         assert row["shadow"][0]["source"] == "warden" and row["shadow"][0]["decision"] == "would_block"
@@ -248,7 +240,7 @@ def test_shadow_modes_record_and_do_not_enforce(logged, tmp_path):
     with h.Stack(warden_args(url, tmp_path / "s2", "--shadow-bundle", str(strict))) as s:
         status, headers, _ = h.http(s.envoy_port, "GET", "/tools/search", auth)
         assert status == 200
-        wait_for(lambda: headers["x-warden-decision-id"] in decision_ids_in_table(pg, url))
+        h.wait_for(lambda: headers["x-warden-decision-id"] in decision_ids_in_table(pg, url))
         row = rows(pg, url, f"decision_id = '{headers['x-warden-decision-id']}'")[0]
         assert row["decision"] == "allow" and row["enforced"] is True
         assert row["shadow"] == [{"source": "bundle:strict-1", "decision": "would_block",
@@ -264,21 +256,43 @@ def test_shadow_modes_record_and_do_not_enforce(logged, tmp_path):
         deny contains {"rule": "core.methods", "message": "DELETE is not allowed"} if input.attributes.request.http.method == "DELETE"
         result := {"allowed": count(deny) == 0, "reasons": deny, "http_status": 403}
     """))
+    (rules / "mask.rego").write_text(textwrap.dedent("""
+        package system.log
+        import rego.v1
+        mask contains "/input/attributes/request/http/headers/x-api-key"
+    """))
     config = tmp_path / "warden.yaml"
     config.write_text("policy:\n  shadow_rules: ['connector.*']\n")
     with h.Stack(["--config", str(config), "-d", str(rules), "--decision", "envoy/authz/result", "--database-url", url,
                   "--audit-spool", str(tmp_path / "s3")]) as s:
-        ok, h1, _ = h.http(s.envoy_port, "GET", "/tools/github", auth)
+        ok, h1, _ = h.http(s.envoy_port, "GET", "/tools/github", {**auth, "x-api-key": "s3cret", "x-kept": "yes"})
         blocked, h2, _ = h.http(s.envoy_port, "DELETE", "/tools/github", auth)
         assert (ok, blocked) == (200, 403)
         ids = {h1["x-warden-decision-id"], h2["x-warden-decision-id"]}
-        wait_for(lambda: ids <= decision_ids_in_table(pg, url))
+        h.wait_for(lambda: ids <= decision_ids_in_table(pg, url))
         shadowed = rows(pg, url, f"decision_id = '{h1['x-warden-decision-id']}'")[0]
         enforced = rows(pg, url, f"decision_id = '{h2['x-warden-decision-id']}'")[0]
         assert shadowed["decision"] == "would_block" and shadowed["shadow"][0]["source"] == "rule"
+        logged_headers = shadowed["input"]["attributes"]["request"]["http"]["headers"]
+        assert "x-api-key" not in logged_headers and logged_headers["x-kept"] == "yes"  # system.log.mask
         assert enforced["decision"] == "deny" and enforced["enforced"] is True
         assert enforced["shadow"] == [{"source": "rule", "decision": "would_block",
                                        "reasons": [{"rule": "connector.github", "message": "the github connector is not approved yet"}]}]
     ratio = pg.sql("SELECT would_block FROM warden_report_would_block_ratio WHERE policy_path = 'envoy/authz/result' "
                    "AND bundle_revision = ''", url=url)
     assert int(ratio) >= 2
+
+
+def test_a_full_spool_denies_rather_than_act_unrecorded(tmp_path):
+    (tmp_path / "p.rego").write_text("package envoy.authz\nallow := true\n")
+    config = tmp_path / "warden.yaml"
+    config.write_text("audit:\n  spool_max_bytes: 1048576\n")
+    unreachable = f"postgresql://warden@127.0.0.1:{h.free_port()}/nowhere"
+    with h.Stack(["--config", str(config), "-d", str(tmp_path), "--identity", "off", "--database-url", unreachable,
+                  "--audit-spool", str(tmp_path / "spool")]) as s:
+        padding = {"x-padding": "p" * 4000}
+        statuses = [h.http(s.envoy_port, "GET", "/x", padding)[0] for _ in range(400)]
+        assert statuses[0] == 200 and statuses[-1] == 503
+        status, _, body = h.http(s.envoy_port, "GET", "/x")
+        assert status == 503 and json.loads(body)["error"] == "audit_unavailable"
+        assert "could not be recorded" in s.warden.output()

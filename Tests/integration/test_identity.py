@@ -3,6 +3,7 @@ Envoy in front of Warden with the demo policy (which decides on input.agent)."""
 
 import json
 import os
+import tempfile
 import time
 
 import pytest
@@ -21,7 +22,8 @@ def registry(postgres, tmp_path_factory):
 
 
 def warden_args(url):
-    return ["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result", "--database-url", url]
+    return ["--bundle", os.path.join(h.ROOT, "policies"), "--decision", "envoy/authz/result", "--database-url", url,
+            "--audit-spool", tempfile.mkdtemp(prefix="warden-spool-")]
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +40,6 @@ def call(stack, token=None, method="GET", path="/tools/search"):
     status, headers, body = h.http(stack.envoy_port, method, path, bearer(token) if token else {})
     return status, headers, (json.loads(body) if body.startswith("{") else body)
 
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_registered_agent_with_a_token_is_allowed_and_the_token_stays_behind(stack, registry):
@@ -82,9 +76,9 @@ def test_unregistered_and_ownerless_agents_are_refused(stack, registry, postgres
     token = registry.mint("agent/temp@team-test")
     assert call(stack, token)[0] == 200
     postgres.sql("UPDATE warden_agents SET owner_name = NULL, owner_contact = NULL WHERE id = 'agent/temp@team-test'", url=registry.url)
-    assert wait_for(lambda: call(stack, token)[2].get("error") == "agent_no_owner")
+    assert h.wait_for(lambda: call(stack, token)[2].get("error") == "agent_no_owner")
     postgres.sql("DELETE FROM warden_agents WHERE id = 'agent/temp@team-test'", url=registry.url)
-    assert wait_for(lambda: call(stack, token)[2].get("error") == "agent_unknown")
+    assert h.wait_for(lambda: call(stack, token)[2].get("error") == "agent_unknown")
     status, _, body = call(stack, token)
     assert status == 403
     assert "warden agent register" in body["next"]
@@ -115,7 +109,7 @@ def test_kill_reaches_two_wardens_within_a_second_and_old_tokens_stay_refused(re
         assert body["error"] == "agent_killed" and "runaway loop" in body["reason"]
 
         registry.agent("revive", agent)
-        assert wait_for(lambda: call(a, token)[2].get("error") == "token_revoked")
+        assert h.wait_for(lambda: call(a, token)[2].get("error") == "token_revoked")
         assert call(b, token)[2]["error"] == "token_revoked"
         time.sleep(1.1)  # token times are whole seconds: a new token is issued after the kill's second
         fresh = registry.mint(agent)
@@ -128,12 +122,12 @@ def test_expiry_passes_and_the_agent_is_deprovisioned(stack, registry):
     registry.register(agent, expires=expires)
     token = registry.mint(agent)
     assert call(stack, token)[0] == 200
-    assert wait_for(lambda: call(stack, token)[0] == 403, timeout=8)
+    assert h.wait_for(lambda: call(stack, token)[0] == 403, timeout=8)
     status, _, body = call(stack, token)
     assert body["error"] == "agent_expired"
     assert "warden agent renew" in body["next"]
     registry.agent("renew", agent, "--until", "2099-01-01")
-    assert wait_for(lambda: call(stack, registry.mint(agent))[0] == 200)
+    assert h.wait_for(lambda: call(stack, registry.mint(agent))[0] == 200)
 
 
 def test_retired_agent_and_retired_key(stack, registry):
@@ -142,7 +136,7 @@ def test_retired_agent_and_retired_key(stack, registry):
     token = registry.mint(agent)
     assert call(stack, token)[0] == 200
     registry.agent("retire", agent, "--reason", "replaced")
-    assert wait_for(lambda: call(stack, token)[2].get("error") == "agent_retired")
+    assert h.wait_for(lambda: call(stack, token)[2].get("error") == "agent_retired")
     r = registry.agent("register", "-f", os.path.join(registry.workdir, agent.replace("/", "_") + ".yaml"), check=False)
     assert r.returncode == 1 and "retired" in r.stderr
 
@@ -155,7 +149,7 @@ def test_retired_key_refuses_its_tokens(postgres, tmp_path):
     with h.Stack(warden_args(url)) as s:
         assert call(s, token)[0] == 200
         h.warden_cli("keys", "retire", ident.kid, database_url=url)
-        assert wait_for(lambda: call(s, token)[2].get("error") == "token_key_retired")
+        assert h.wait_for(lambda: call(s, token)[2].get("error") == "token_key_retired")
 
 
 def test_keys_from_a_jwks_directory_and_a_custom_header(postgres, tmp_path):
@@ -209,12 +203,12 @@ def test_database_outage_keeps_deciding_and_reconnects(tmp_path):
         with h.Stack(warden_args(url)) as s:
             assert call(s, token)[0] == 200
             pg.stop()
-            assert wait_for(lambda: "database connection lost" in s.warden.output() or "database unreachable" in s.warden.output())
+            assert h.wait_for(lambda: "database connection lost" in s.warden.output() or "database unreachable" in s.warden.output())
             assert call(s, token)[0] == 200  # the registry it has
             pg.start()
-            assert wait_for(lambda: "database reconnected" in s.warden.output(), timeout=15)
+            assert h.wait_for(lambda: "database reconnected" in s.warden.output(), timeout=15)
             ident.agent("kill", AGENT, "--reason", "after the outage")
-            assert wait_for(lambda: call(s, token)[0] == 403)
+            assert h.wait_for(lambda: call(s, token)[0] == 403)
     finally:
         pg.remove()
 

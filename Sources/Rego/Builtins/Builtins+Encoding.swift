@@ -157,31 +157,7 @@ public enum Base64 {
     /// no line breaks, and no stray bits in the last character, so each byte string has
     /// exactly one encoding. nil for anything else.
     public static func decodeURLStrict(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        if chars.count % 4 == 1 { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count * 3 / 4)
-        var acc: UInt32 = 0
-        var bits = 0
-        for c in chars {
-            let v: UInt32
-            switch c {
-            case 65...90: v = UInt32(c - 65)
-            case 97...122: v = UInt32(c - 71)
-            case 48...57: v = UInt32(c + 4)
-            case 45: v = 62
-            case 95: v = 63
-            default: return nil
-            }
-            acc = acc << 6 | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(acc >> UInt32(bits) & 0xFF))
-            }
-        }
-        // Leftover bits (2 or 4) must be zero.
-        if bits > 0 && acc & ((1 << UInt32(bits)) - 1) != 0 { return nil }
-        return out
+        decodeGroups(chars, url: true, strictTail: true)
     }
 
     /// Decodes; nil for invalid input. URL decoding accepts input with or without padding.
@@ -195,6 +171,12 @@ public enum Base64 {
             while chars.last == 61 { chars.removeLast(); padCount += 1 }
             if padCount > 2 { return nil }
         }
+        return chars.withUnsafeBufferPointer { decodeGroups($0, url: url, strictTail: false) }
+    }
+
+    /// The alphabet's characters, unpadded, to bytes. `strictTail`: the bits left over in
+    /// the last character must be zero.
+    static func decodeGroups(_ chars: UnsafeBufferPointer<UInt8>, url: Bool, strictTail: Bool) -> [UInt8]? {
         if chars.count % 4 == 1 { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(chars.count * 3 / 4)
@@ -219,6 +201,7 @@ public enum Base64 {
                 out.append(UInt8(acc >> UInt32(bits) & 0xFF))
             }
         }
+        if strictTail && bits > 0 && acc & ((1 << UInt32(bits)) - 1) != 0 { return nil }
         return out
     }
 }

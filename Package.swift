@@ -122,6 +122,10 @@ let package = Package(
             dependencies: ["AgentIdentity", "Rego"],
             swiftSettings: strictSettings),
         .testTarget(
+            name: "WardenTests",
+            dependencies: ["Warden"],
+            swiftSettings: strictSettings),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Store"],
             swiftSettings: strictSettings),

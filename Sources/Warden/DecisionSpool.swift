@@ -27,6 +27,8 @@ public final class DecisionSpool: Sendable {
     }
 
     private let writer: Mutex<Writer>
+    /// Held (flock) for the spool's lifetime.
+    private let lockFD: Int32
     /// Bytes appended and not yet shipped.
     private let backlog = Atomic<Int>(0)
 
@@ -39,10 +41,20 @@ public final class DecisionSpool: Sendable {
         self.maxBytes = maxBytes
         self.segmentBytes = segmentBytes
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Records hold (masked) request data: readable by Warden's user only.
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
         } catch {
             throw SpoolError(description: "\(directory): cannot create the decision spool directory: \(error.localizedDescription)")
         }
+        // One Warden per spool: a second one would interleave segments and ship twice.
+        let lock = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw SpoolError(description: "\(directory)/lock: cannot open: \(String(cString: strerror(errno)))") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            close(lock)
+            throw SpoolError(description: "\(directory): the decision spool is in use by another Warden; give each Warden its own audit.spool_dir")
+        }
+        lockFD = lock
         let instancePath = directory + "/instance"
         if let data = FileManager.default.contents(atPath: instancePath), !data.isEmpty {
             instance = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -61,14 +73,20 @@ public final class DecisionSpool: Sendable {
             segment += 1
         }
         let fd = open(DecisionSpool.path(directory, segment), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SpoolError(description: "\(DecisionSpool.path(directory, segment)): cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            close(lock)
+            throw SpoolError(description: "\(DecisionSpool.path(directory, segment)): cannot open: \(String(cString: strerror(errno)))")
+        }
         let offset = Int64(lseek(fd, 0, SEEK_END))
         writer = Mutex(Writer(fd: fd, segment: segment, offset: offset))
         let total = DecisionSpool.segments(in: directory).reduce(0) { $0 + Int(DecisionSpool.size(of: DecisionSpool.path(directory, $1)) ?? 0) }
         backlog.store(total, ordering: .relaxed)
     }
 
-    deinit { writer.withLock { close($0.fd) } }
+    deinit {
+        writer.withLock { close($0.fd) }
+        close(lockFD)
+    }
 
     /// Unshipped bytes.
     public var backlogBytes: Int { backlog.load(ordering: .relaxed) }
@@ -133,10 +151,17 @@ public final class DecisionSpool: Sendable {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return Batch(records: [], end: pos, bytes: 0) }
             defer { close(fd) }
-            let want = Int(min(Int64(maxBytes), size - pos.offset))
-            var buffer = [UInt8](repeating: 0, count: want)
-            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(pos.offset)) }
-            guard got > 0 else { return Batch(records: [], end: pos, bytes: 0) }
+            // Read `maxBytes`, or more when a single record is longer than that.
+            var want = Int(min(Int64(maxBytes), size - pos.offset))
+            var buffer: [UInt8] = []
+            var got = 0
+            while true {
+                buffer = [UInt8](repeating: 0, count: want)
+                got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(pos.offset)) }
+                guard got > 0 else { return Batch(records: [], end: pos, bytes: 0) }
+                if buffer[..<got].contains(0x0A) || Int64(got) >= size - pos.offset { break }
+                want = Int(min(Int64(want) * 2, size - pos.offset))
+            }
             var records: [String] = []
             var start = 0
             var consumed = 0

@@ -296,3 +296,11 @@ def test_a_full_spool_denies_rather_than_act_unrecorded(tmp_path):
         status, _, body = h.http(s.envoy_port, "GET", "/x")
         assert status == 503 and json.loads(body)["error"] == "audit_unavailable"
         assert "could not be recorded" in s.warden.output()
+
+
+def test_two_wardens_cannot_share_a_spool(logged, tmp_path):
+    spool = tmp_path / "spool"
+    with h.Stack(warden_args(logged["url"], spool)):
+        r = h.warden_cli("serve", "--listen", f"127.0.0.1:{h.free_port()}", *warden_args(logged["url"], spool), check=False)
+        assert r.returncode == 1 and "in use by another Warden" in r.stderr
+    assert oct(os.stat(spool).st_mode & 0o777) == "0o700"

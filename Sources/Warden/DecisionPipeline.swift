@@ -87,6 +87,9 @@ public final class DecisionPipeline: Sendable {
         var admitted: AgentAdmission?
         var refusal: IdentityRefusal?
         var tool: String?
+        /// The policy that decided (nil when none ran): its revision goes in the record and
+        /// its `system.log.mask` applies, even if a reload swaps the policy meanwhile.
+        var policy: PolicyStore.Loaded?
     }
 
     /// Serves `envoy.service.auth.v3.Authorization/Check`.
@@ -136,6 +139,7 @@ public final class DecisionPipeline: Sendable {
         }
         let input = EnvoyInput.build(request, agent: agent)
         let loaded = store.loaded
+        trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
         let response: Envoy_Service_Auth_V3_CheckResponse
         switch evaluate(loaded.policy, input) {
@@ -322,7 +326,7 @@ public final class DecisionPipeline: Sendable {
         }
         w.beginObject()
         string("agent_id", agentID)
-        let revision = store.loaded.revision
+        let revision = trail.policy?.revision ?? ""
         string("bundle_revision", revision.isEmpty ? nil : revision)
         string("decision", trail.kind)
         string("decision_id", id)
@@ -333,7 +337,7 @@ public final class DecisionPipeline: Sendable {
         int("http_status", trail.httpStatus)
         if audit.includeInput, let input {
             w.field("input")
-            w.write(input, omitting: (audit.mask + policyMask(input)).map { $0[...] })
+            w.write(input, omitting: (audit.mask + policyMask(input, trail.policy?.policy)).map { $0[...] })
         }
         string("jti", trail.admitted?.token.jti)
         string("method", http?.method)
@@ -361,9 +365,8 @@ public final class DecisionPipeline: Sendable {
     /// What the policy asks to mask, as OPA's `system.log.mask`: a set of JSON pointers
     /// (`/input/…`), evaluated with `{"input": <the input>}`. A mask rule that fails masks
     /// the whole input rather than risk logging a secret.
-    func policyMask(_ input: Value) -> [[String]] {
-        let policy = store.loaded.policy
-        guard policy.hasDocument(DecisionPipeline.maskPath) else { return [] }
+    func policyMask(_ input: Value, _ policy: CompiledPolicy?) -> [[String]] {
+        guard let policy, policy.hasDocument(DecisionPipeline.maskPath) else { return [] }
         let result: Value?
         do {
             result = try policy.evaluate(path: DecisionPipeline.maskPath, input: .object(RegoObject(fields: ["input": input])), options: evalOptions)

@@ -56,10 +56,6 @@ public final class VerifiedTokenCache: Sendable {
         }
     }
 
-    public func lookup(_ token: String, now: Int64, leeway: Int64) -> VerifiedToken? {
-        lookup(VerifiedTokenCache.key(token), now: now, leeway: leeway)?.token
-    }
-
     func insert(_ k: Key, _ verified: VerifiedToken, now: Int64) {
         entries.withLock { map in
             if map.count >= capacity {
@@ -70,10 +66,6 @@ public final class VerifiedTokenCache: Sendable {
             }
             map[k] = Entry(token: verified)
         }
-    }
-
-    public func insert(_ token: String, _ verified: VerifiedToken, now: Int64) {
-        insert(VerifiedTokenCache.key(token), verified, now: now)
     }
 
     func remember(_ k: Key, _ admission: Admission) {

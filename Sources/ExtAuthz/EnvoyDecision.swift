@@ -220,15 +220,23 @@ public enum EnvoyDecision {
         return out
     }
 
+    /// Warden's own denials share one shape: a status and a JSON body with `error`,
+    /// `reason`, the decision id and, where there is one, what to do `next`.
+    static func jsonDenial(status: Int, _ body: [String: Value], decisionID: String, headers: [(String, String)] = [],
+                           metadata: RegoObject? = nil) -> Envoy_Service_Auth_V3_CheckResponse {
+        var d = Decision(allowed: false)
+        d.httpStatus = status
+        d.headers = [("content-type", "application/json")] + headers
+        var body = body
+        body["decision_id"] = .string(decisionID)
+        d.body = Value.object(RegoObject(fields: body)).jsonString()
+        d.dynamicMetadata = metadata
+        return checkResponse(d, decisionID: decisionID)
+    }
+
     /// The denial for a request Warden could not read: 400, with the reason.
     public static func badRequest(_ reason: String, decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
-        var d = Decision(allowed: false)
-        d.httpStatus = 400
-        d.headers = [("content-type", "application/json")]
-        d.body = Value.object(RegoObject(fields: [
-            "error": .string("bad_request"), "reason": .string(reason), "decision_id": .string(decisionID),
-        ])).jsonString()
-        return checkResponse(d, decisionID: decisionID)
+        jsonDenial(status: 400, ["error": .string("bad_request"), "reason": .string(reason)], decisionID: decisionID)
     }
 
     /// The denial when the caller's identity is refused (no token, a bad token, an agent
@@ -236,49 +244,33 @@ public enum EnvoyDecision {
     /// what to do next. A 401 carries `WWW-Authenticate` as RFC 6750 asks.
     public static func identityRefusal(code: String, status: Int, reason: String, next: String, agentID: String?,
                                        decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
-        var d = Decision(allowed: false)
-        d.httpStatus = status
-        d.headers = [("content-type", "application/json")]
-        if status == 401 {
-            d.headers.append(("www-authenticate", "Bearer error=\"invalid_token\", error_description=\"\(code)\""))
-        }
         var body: [String: Value] = [
             "error": .string(code), "refused": .string(status == 401 ? "the agent's token" : "the agent"),
-            "reason": .string(reason), "next": .string(next), "decision_id": .string(decisionID),
+            "reason": .string(reason), "next": .string(next),
         ]
         if let agentID { body["agent"] = .string(agentID) }
-        d.body = Value.object(RegoObject(fields: body)).jsonString()
-        d.dynamicMetadata = RegoObject(fields: ["identity_error": .string(code)])
-        return checkResponse(d, decisionID: decisionID)
+        let challenge = status == 401 ? [("www-authenticate", "Bearer error=\"invalid_token\", error_description=\"\(code)\"")] : []
+        return jsonDenial(status: status, body, decisionID: decisionID, headers: challenge,
+                          metadata: RegoObject(fields: ["identity_error": .string(code)]))
     }
 
     /// The denial when a decision cannot be recorded (`audit.on_spool_full: deny`): Warden
     /// refuses to act unrecorded.
     public static func auditUnavailable(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
-        var d = Decision(allowed: false)
-        d.httpStatus = 503
-        d.headers = [("content-type", "application/json")]
-        d.body = Value.object(RegoObject(fields: [
+        jsonDenial(status: 503, [
             "error": .string("audit_unavailable"),
             "reason": .string("Warden cannot record this decision right now (its decision spool is full or unwritable), and does not act unrecorded"),
-            "decision_id": .string(decisionID),
             "next": .string("retry later; the platform team should check Warden's database connection and spool"),
-        ])).jsonString()
-        return checkResponse(d, decisionID: decisionID)
+        ], decisionID: decisionID)
     }
 
     /// The denial when the policy failed or answered something unusable: fail closed. The
     /// cause goes to Warden's log, not to the client.
     public static func policyFailure(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
-        var d = Decision(allowed: false)
-        d.httpStatus = 500
-        d.headers = [("content-type", "application/json")]
-        d.body = Value.object(RegoObject(fields: [
+        jsonDenial(status: 500, [
             "error": .string("policy_error"),
             "reason": .string("the authorization policy could not decide; the request is denied"),
-            "decision_id": .string(decisionID),
             "next": .string("report the decision id to the platform team; the cause is in Warden's log"),
-        ])).jsonString()
-        return checkResponse(d, decisionID: decisionID)
+        ], decisionID: decisionID)
     }
 }

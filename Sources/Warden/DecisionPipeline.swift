@@ -266,11 +266,16 @@ public final class DecisionPipeline: Sendable {
             let entry = PostgresAuditLog.Entry(decisionID: id, timeMicros: Int64(wallMicros),
                                                agentID: trail.admitted?.record.id ?? trail.refusal?.agentID,
                                                record: auditRecord(id, wallMicros, total, request, input, trail, audit))
-            if !audit.spool.append(entry.spoolLine) && audit.denyWhenUnrecorded {
+            if !audit.spool.append(entry.spoolLine) {
+                let fields: [String: Value] = ["decision_id": .string(id), "backlog_bytes": .int(audit.spool.backlogBytes)]
+                guard audit.denyWhenUnrecorded else {
+                    // audit.on_spool_full: allow — the operator chose to act unrecorded; say so.
+                    log.error("decision NOT recorded (the spool is full or unwritable); answered anyway (audit.on_spool_full: allow)", fields)
+                    return Outcome(response: response, decisionID: id, allowed: allowed, evalMicros: trail.evalMicros, failure: trail.failure)
+                }
                 // Act recorded or not at all.
                 response = EnvoyDecision.auditUnavailable(decisionID: id)
-                log.error("decision denied: it could not be recorded (the spool is full or unwritable)",
-                          ["decision_id": .string(id), "backlog_bytes": .int(audit.spool.backlogBytes)])
+                log.error("decision denied: it could not be recorded (the spool is full or unwritable)", fields)
                 return Outcome(response: response, decisionID: id, allowed: false, evalMicros: trail.evalMicros, failure: "audit unavailable")
             }
         }

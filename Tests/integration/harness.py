@@ -238,3 +238,25 @@ class Identity:
 
     def agent(self, *args, check=True):
         return warden_cli("agent", *args, database_url=self.url, check=check)
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of the test's own (to stop and start), with `agent` registered
+    and a token minted: `with OwnPostgres(tmp_path, agent) as (pg, url, ident, token): …`."""
+
+    def __init__(self, workdir, agent):
+        self.workdir, self.agent = workdir, agent
+
+    def __enter__(self):
+        self.pg = Postgres().start()
+        try:
+            url = self.pg.url()
+            ident = Identity(url, self.workdir)
+            ident.register(self.agent)
+            return self.pg, url, ident, ident.mint(self.agent)
+        except Exception:
+            self.pg.remove()
+            raise
+
+    def __exit__(self, *exc):
+        self.pg.remove()

@@ -192,12 +192,7 @@ def test_kill_9_under_load_loses_nothing(logged, tmp_path):
 
 
 def test_database_outage_under_load_keeps_deciding_and_catches_up(tmp_path):
-    pg = h.Postgres().start()
-    try:
-        url = pg.url()
-        ident = h.Identity(url, tmp_path)
-        ident.register(AGENT)
-        token = ident.mint(AGENT)
+    with h.OwnPostgres(tmp_path, AGENT) as (pg, url, ident, token):
         with h.Stack(warden_args(url, tmp_path / "spool")) as s:
             with Load(s.envoy_port, token) as load:
                 time.sleep(1)
@@ -212,8 +207,6 @@ def test_database_outage_under_load_keeps_deciding_and_catches_up(tmp_path):
             assert h.wait_for(lambda: received <= decision_ids_in_table(pg, url), timeout=30)
             assert "audit shipping paused" in s.warden.output() and "audit shipping resumed" in s.warden.output()
         assert verify(url).returncode == 0
-    finally:
-        pg.remove()
 
 
 def test_shadow_modes_record_and_do_not_enforce(logged, tmp_path):

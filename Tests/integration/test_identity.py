@@ -194,12 +194,7 @@ def test_cli_refuses_bad_manifests_and_mints_only_for_active_agents(registry, tm
 
 
 def test_database_outage_keeps_deciding_and_reconnects(tmp_path):
-    pg = h.Postgres().start()
-    try:
-        url = pg.url()
-        ident = h.Identity(url, tmp_path)
-        ident.register(AGENT)
-        token = ident.mint(AGENT)
+    with h.OwnPostgres(tmp_path, AGENT) as (pg, url, ident, token):
         with h.Stack(warden_args(url)) as s:
             assert call(s, token)[0] == 200
             pg.stop()
@@ -209,8 +204,6 @@ def test_database_outage_keeps_deciding_and_reconnects(tmp_path):
             assert h.wait_for(lambda: "database reconnected" in s.warden.output(), timeout=15)
             ident.agent("kill", AGENT, "--reason", "after the outage")
             assert h.wait_for(lambda: call(s, token)[0] == 403)
-    finally:
-        pg.remove()
 
 
 def test_serve_without_a_database_explains_itself():

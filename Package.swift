@@ -107,6 +107,10 @@ let package = Package(
             dependencies: ["AgentIdentity", "EnvoyProto", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Benchmarks/IdentityBench"),
         .executableTarget(
+            name: "bench-check",
+            dependencies: ["AgentIdentity", "EnvoyProto", "ExtAuthz", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Benchmarks/CheckBench"),
+        .executableTarget(
             name: "bench-rego",
             dependencies: ["Rego", "Warden"],
             path: "Benchmarks/RegoBench"),

@@ -104,8 +104,11 @@ public final class IdentityGate: Sendable {
 
     /// The token from the request headers (Envoy lower-cases header names). Works on the
     /// header's bytes: this runs on every request.
-    public func token(from headers: [String: String]) -> String? {
-        guard let raw = headers[rules.header] else { return nil }
+    public func token(from headers: [String: String]) -> String? { token(fromHeader: headers[rules.header]) }
+
+    /// The token from the value of the identity header (`rules.header`), if any.
+    public func token(fromHeader raw: String?) -> String? {
+        guard let raw else { return nil }
         let utf8 = raw.utf8
         let bearer = "bearer ".utf8
         if utf8.count > bearer.count, zip(utf8.prefix(bearer.count), bearer).allSatisfy({ $0 | 0x20 == $1 }) {
@@ -119,8 +122,13 @@ public final class IdentityGate: Sendable {
     }
 
     public func authenticate(headers: [String: String], now: Int64) -> IdentityOutcome {
-        guard let token = token(from: headers), !token.isEmpty else {
-            if headers[rules.header] != nil {
+        authenticate(header: headers[rules.header], now: now)
+    }
+
+    /// `header`: the value of the identity header (`rules.header`), nil when absent.
+    public func authenticate(header: String?, now: Int64) -> IdentityOutcome {
+        guard let token = token(fromHeader: header), !token.isEmpty else {
+            if header != nil {
                 return .refused(refusal("token_missing", 401, "the \(rules.header) header does not hold a Bearer token",
                                         next: "send `\(rules.header): Bearer <token>`; mint a token with `warden token mint --agent <id>`", nil))
             }

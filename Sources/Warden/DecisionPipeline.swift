@@ -107,9 +107,9 @@ public final class DecisionPipeline: Sendable {
         let wallMicros = DecisionPipeline.wallClockMicros()
         let decisionID = DecisionID.next(nowMs: UInt64(wallMicros / 1000))
         var trail = Trail()
-        let request: Envoy_Service_Auth_V3_CheckRequest
+        let request: ParsedCheck
         do {
-            request = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes)
+            request = try EnvoyInput.parse(bytes)
         } catch {
             let reason = "the CheckRequest could not be decoded: \(error)"
             trail.failure = reason
@@ -121,7 +121,7 @@ public final class DecisionPipeline: Sendable {
         // Who is calling, before any policy runs: no identity, no access.
         var agent: Value?
         if let identity {
-            switch identity.authenticate(headers: request.attributes.request.http.headers, now: Int64(wallMicros / 1_000_000)) {
+            switch identity.authenticate(header: request.header(identity.rules.header), now: Int64(wallMicros / 1_000_000)) {
             case .refused(let r):
                 trail.refusal = r
                 trail.reasons = [.string("\(r.code): \(r.reason)")]
@@ -137,7 +137,7 @@ public final class DecisionPipeline: Sendable {
                 trail.admitted = admitted
             }
         }
-        let input = EnvoyInput.build(request, agent: agent)
+        let input = request.input(agent: agent)
         let loaded = store.loaded
         trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
@@ -257,7 +257,7 @@ public final class DecisionPipeline: Sendable {
     // MARK: - Recording
 
     func finish(_ response: Envoy_Service_Auth_V3_CheckResponse, _ id: String, _ start: Int, _ wallMicros: Int,
-                _ request: Envoy_Service_Auth_V3_CheckRequest?, _ input: Value?, _ trail: inout Trail) -> Outcome {
+                _ request: ParsedCheck?, _ input: Value?, _ trail: inout Trail) -> Outcome {
         var response = response
         let total = DecisionPipeline.monotonicMicros() - start
         let allowed: Bool
@@ -284,7 +284,7 @@ public final class DecisionPipeline: Sendable {
                 "decision_id": .string(id), "allowed": .bool(allowed), "decision": .string(trail.kind),
                 "eval_us": .int(trail.evalMicros), "total_us": .int(total),
             ]
-            if let http = request?.attributes.request.http {
+            if let http = request {
                 fields["method"] = .string(http.method)
                 fields["path"] = .string(http.path)
                 fields["host"] = .string(http.host)
@@ -314,10 +314,10 @@ public final class DecisionPipeline: Sendable {
     /// One decision-log row, as the JSON line that is spooled, shipped and hashed. Written
     /// field by field in key order (what `Value.jsonString` would give), straight to bytes:
     /// this runs before every answer.
-    func auditRecord(_ id: String, _ wallMicros: Int, _ total: Int, _ request: Envoy_Service_Auth_V3_CheckRequest?, _ input: Value?,
+    func auditRecord(_ id: String, _ wallMicros: Int, _ total: Int, _ request: ParsedCheck?, _ input: Value?,
                      _ trail: Trail, _ audit: AuditSettings) -> String {
         var w = CompactJSONWriter(capacity: 2048)
-        let http = request?.attributes.request.http
+        let http = request
         let agentID = trail.admitted?.record.id ?? trail.refusal?.agentID
         func string(_ name: String, _ value: String?) {
             guard let value else { return }
@@ -351,7 +351,7 @@ public final class DecisionPipeline: Sendable {
         string("policy_path", policyPath)
         w.field("reasons")
         w.write(.array(trail.reasons))
-        string("request_id", http?.headers["x-request-id"])
+        string("request_id", http?.header("x-request-id"))
         if !trail.shadow.isEmpty {
             w.field("shadow")
             w.write(.array(trail.shadow))
@@ -361,7 +361,7 @@ public final class DecisionPipeline: Sendable {
         int("time_us", wallMicros)
         string("tool", trail.tool)
         int("total_us", total)
-        string("trace_id", http?.headers["traceparent"].flatMap(DecisionPipeline.traceID))
+        string("trace_id", http?.header("traceparent").flatMap(DecisionPipeline.traceID))
         string("warden", audit.spool.instance)
         w.endObject()
         return w.text

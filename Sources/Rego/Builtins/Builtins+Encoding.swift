@@ -265,7 +265,7 @@ enum URLQuery {
 public enum PercentEncoding {
     /// Decodes %XX escapes (and `+` as a space in queries); nil for a malformed escape.
     public static func decode<S: StringProtocol>(_ s: S, plusIsSpace: Bool) -> String? {
-        guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
+        guard needsDecoding(s, plusIsSpace: plusIsSpace) else { return String(s) }
         let b = Array(s.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(b.count)
@@ -284,6 +284,16 @@ public enum PercentEncoding {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func needsDecoding<S: StringProtocol>(_ s: S, plusIsSpace: Bool) -> Bool {
+        let scan = { (bytes: UnsafeBufferPointer<UInt8>) -> Bool in
+            for b in bytes where b == UInt8(ascii: "%") || (plusIsSpace && b == UInt8(ascii: "+")) { return true }
+            return false
+        }
+        if let found = s.utf8.withContiguousStorageIfAvailable(scan) { return found }
+        return s.utf8.contains { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }
     }
 
     /// url.ParseQuery's pairs, in order; a pair whose key cannot be decoded is skipped.

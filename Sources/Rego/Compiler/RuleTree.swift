@@ -28,7 +28,7 @@ public final class RuleNode: @unchecked Sendable {
     var isFunction: Bool { kind == .function }
 
     /// Children sorted by name, for deterministic iteration.
-    lazy var sortedChildNames: [String] = children.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    lazy var sortedChildNames: [String] = children.keys.sorted(by: Value.utf8Precedes)
 }
 
 final class RuleTreeBuilder {

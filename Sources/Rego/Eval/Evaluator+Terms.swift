@@ -337,7 +337,7 @@ extension Evaluator {
             for ov in state.overlays where ov.path.count > node.path.count && ov.path.starts(with: node.path) {
                 keys.insert(ov.path[node.path.count])
             }
-            var all: [Value] = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { .string($0) }
+            var all: [Value] = keys.sorted(by: Value.utf8Precedes).map { .string($0) }
             if case .object(let o)? = base {
                 for key in o.keys { if case .string = key {} else { all.append(key) } }
             }

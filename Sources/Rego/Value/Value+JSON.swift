@@ -52,7 +52,7 @@ extension Value {
                 return (e.key.jsonString(), e.value)
             }
             if o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }) {
-                pairs.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+                pairs.sort { Value.utf8Precedes($0.0, $1.0) }
             }
             out += "{"
             for (i, (k, v)) in pairs.enumerated() {
@@ -197,7 +197,7 @@ public struct CompactJSONWriter {
                     if case .string(let s) = e.key { return (s, e.value) }
                     return (e.key.jsonString(), e.value)
                 }
-                pairs.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+                pairs.sort { Value.utf8Precedes($0.0, $1.0) }
                 out.append(UInt8(ascii: "{"))
                 for (i, (k, value)) in pairs.enumerated() {
                     if i > 0 { out.append(UInt8(ascii: ",")) }

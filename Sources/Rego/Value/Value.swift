@@ -120,12 +120,33 @@ extension Value: Comparable, Hashable {
         }
     }
 
-    /// Byte-wise UTF-8 order, as Go compares strings.
+    /// Byte-wise UTF-8 order, as Go compares strings. Object lookups, sorting and set
+    /// membership all come here, so it compares the bytes in place.
     @inline(__always)
-    static func compareStrings(_ x: String, _ y: String) -> Int {
+    public static func compareStrings(_ x: String, _ y: String) -> Int {
+        let inPlace = x.utf8.withContiguousStorageIfAvailable { a in
+            y.utf8.withContiguousStorageIfAvailable { b in compareBytes(a, b) }
+        }
+        if let inPlace, let result = inPlace { return result }
         if x == y { return 0 }
         return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1
     }
+
+    @inline(__always)
+    static func compareBytes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(a.count, b.count)
+        var i = 0
+        while i < n {
+            let x = a[i], y = b[i]
+            if x != y { return x < y ? -1 : 1 }
+            i += 1
+        }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+
+    /// `x` before `y` in byte-wise UTF-8 order.
+    @inline(__always)
+    public static func utf8Precedes(_ x: String, _ y: String) -> Bool { compareStrings(x, y) < 0 }
 
     public static func < (a: Value, b: Value) -> Bool { compare(a, b) < 0 }
 
@@ -185,12 +206,39 @@ public struct RegoObject: Sendable, Hashable {
         self.init(stringKeys: fields.map { ($0.key, $0.value) })
     }
 
-    /// Builds from string-keyed pairs (unique keys): one sort by UTF-8 bytes, no Value
-    /// comparisons. The common case for documents built from requests.
+    /// Builds from string-keyed pairs (unique keys): one sort by UTF-8 bytes (none when they
+    /// come sorted), no Value comparisons. The common case for documents built from requests.
     public init(stringKeys pairs: [(String, Value)]) {
+        var inOrder = true
+        var i = 1
+        while i < pairs.count {
+            if !Value.utf8Precedes(pairs[i - 1].0, pairs[i].0) { inOrder = false; break }
+            i += 1
+        }
+        if inOrder {
+            entries = pairs.map { (key: Value.string($0.0), value: $0.1) }
+            return
+        }
         var sorted = pairs
-        sorted.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        sorted.sort { Value.utf8Precedes($0.0, $1.0) }
         entries = sorted.map { (key: Value.string($0.0), value: $0.1) }
+    }
+
+    /// Builds from string-keyed pairs that may repeat a key: the last value of a key wins
+    /// (as protobuf map entries and JSON objects decode).
+    public init(stringKeysLastWins pairs: [(String, Value)]) {
+        var indexed = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
+        indexed.sort { let c = Value.compareStrings($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
+        var out: [(key: Value, value: Value)] = []
+        out.reserveCapacity(indexed.count)
+        for e in indexed {
+            if let last = out.last, case .string(let k) = last.key, k == e.key {
+                out[out.count - 1].value = e.value
+            } else {
+                out.append((key: .string(e.key), value: e.value))
+            }
+        }
+        entries = out
     }
 
     public var count: Int { entries.count }

@@ -1,0 +1,129 @@
+// `make bench` (in-process part): where one Check's time goes, stage by stage, with the
+// example policy bundle (`policies/`) and an agent token served from the token cache.
+// Stages: CheckRequest bytes to OPA-Envoy input, identity, evaluation, decision mapping,
+// response encoding; then the whole pipeline (`DecisionPipeline.handleCheck`).
+//
+// Usage: bench-check BUNDLE_DIR [ITERATIONS] [profile [STAGE]]   (`profile`: one stage or
+// the whole pipeline in a loop, for perf). Prints one JSON object of p50 microseconds.
+import AgentIdentity
+import EnvoyProto
+import ExtAuthz
+import Foundation
+import Rego
+import SwiftProtobuf
+import Warden
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    FileHandle.standardError.write("usage: bench-check BUNDLE_DIR [ITERATIONS] [profile]\n".data(using: .utf8)!)
+    exit(2)
+}
+let iterations = args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000
+let profileOnly = args.count > 3 && args[3] == "profile"
+
+func nowNs() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+let now = Int64(Date().timeIntervalSince1970)
+let key = try PrivateKey.generateEd25519()
+let signing = SigningKey(kid: "bench", algorithm: .eddsa, material: .publicKey(try key.publicKey()), source: "bench")
+let agentID = "agent/code-review-bot@team-platform"
+let agent = AgentRecord(id: agentID, owner: .init(name: "Platform", contact: "platform@example.com"), team: "team-platform",
+                        purpose: "benchmarks", tier: 2, environments: ["dev"], tools: ["search", "repos"], expiresAt: now + 86_400)
+let token = try TokenMinter.mint(claims: RegoObject(fields: [
+    "iss": .string("warden"), "aud": .string("warden"), "sub": .string(agentID), "owner": .string("platform@example.com"),
+    "iat": .int(Int(now)), "nbf": .int(Int(now)), "exp": .int(Int(now) + 3000), "jti": .string("jti-1"),
+]), key: key, kid: "bench")
+
+let store = PolicyStore(try PolicyStore.load(bundles: [args[1]], paths: []))
+var config = WardenConfig()
+config.logDecisions = false
+config.decision = "envoy/authz/result"
+let gate = IdentityGate(rules: IdentityRules(), snapshot: RegistrySnapshot(agents: [agent], keys: [signing], loadedAt: now))
+let pipeline = DecisionPipeline(store: store, config: config, log: EventLog(level: .error), identity: gate)
+
+// The CheckRequest Envoy sends for `GET /tools/search` with the agent's token.
+var request = Envoy_Service_Auth_V3_CheckRequest()
+request.attributes.source.address.socketAddress.address = "127.0.0.1"
+request.attributes.source.address.socketAddress.portValue = 50000
+request.attributes.destination.address.socketAddress.address = "127.0.0.1"
+request.attributes.destination.address.socketAddress.portValue = 8000
+request.attributes.request.http.method = "GET"
+request.attributes.request.http.path = "/tools/search"
+request.attributes.request.http.host = "127.0.0.1:8000"
+request.attributes.request.http.scheme = "http"
+request.attributes.request.http.protocol = "HTTP/1.1"
+request.attributes.request.http.id = "1234567890"
+request.attributes.request.http.headers = [
+    ":method": "GET", ":path": "/tools/search", ":authority": "127.0.0.1:8000", "user-agent": "wrk",
+    "authorization": "Bearer " + token, "x-request-id": "5d2f6c7e-2a51-4d0a-9c3e-6f1e2b7a8c90",
+]
+let bytes: [UInt8] = try request.serializedBytes()
+guard pipeline.check(bytes).allowed else {
+    FileHandle.standardError.write("bench-check: the benchmark request is not allowed\n".data(using: .utf8)!)
+    exit(1)
+}
+
+
+/// p50 and p99 of `body` in microseconds, after a warm-up.
+func measure(_ n: Int, _ body: () throws -> Void) rethrows -> (p50: Double, p99: Double) {
+    for _ in 0..<min(2000, n) { try body() }
+    var samples = [Int](repeating: 0, count: n)
+    for i in 0..<n {
+        let t0 = nowNs()
+        try body()
+        samples[i] = nowNs() - t0
+    }
+    samples.sort()
+    return (Double(samples[n / 2]) / 1000, Double(samples[n * 99 / 100]) / 1000)
+}
+
+let n = max(1000, iterations / 5)
+let decoded = try EnvoyInput.parse(bytes)
+guard case .admitted(let admitted) = gate.authenticate(header: decoded.header("authorization"), now: now) else { exit(1) }
+let input = decoded.input(agent: admitted.agent)
+let policy = store.loaded.policy
+if ProcessInfo.processInfo.environment["BENCH_DUMP_INPUT"] != nil { print(input.jsonString()); exit(0) }
+let path = config.decisionPath
+let result = try policy.evaluate(path: path, input: input)
+let decision = try EnvoyDecision.decision(from: result)
+let response = EnvoyDecision.checkResponse(decision, decisionID: "0")
+
+if profileOnly {
+    // `profile [STAGE]`: one stage (or the whole pipeline) in a loop, for perf.
+    let stage = args.count > 4 ? args[4] : "pipeline"
+    for _ in 0..<iterations {
+        switch stage {
+        case "decode": _ = try EnvoyInput.parse(bytes)
+        case "protobuf": _ = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes)
+        case "eval": _ = try policy.evaluate(path: path, input: input)
+        case "encode": let _: [UInt8] = try response.serializedBytes()
+        default: _ = pipeline.handleCheck(bytes)
+        }
+    }
+    exit(0)
+}
+
+let stages: [(String, (p50: Double, p99: Double))] = [
+    // For comparison: the generated message's decoder alone (the serve path does not use it).
+    ("protobuf_decode", try measure(n) { _ = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes) }),
+    ("parse_to_input", try measure(n) { _ = try EnvoyInput.parse(bytes).input(agent: admitted.agent) }),
+    ("identity", measure(n) { _ = gate.authenticate(header: decoded.header("authorization"), now: now) }),
+    ("eval", try measure(n) { _ = try policy.evaluate(path: path, input: input) }),
+    ("decision", try measure(n) { _ = EnvoyDecision.checkResponse(try EnvoyDecision.decision(from: result), decisionID: "0") }),
+    ("encode", try measure(n) { let _: [UInt8] = try response.serializedBytes() }),
+    ("pipeline", measure(iterations) { _ = pipeline.handleCheck(bytes) }),
+]
+var fields: [String: Value] = [:]
+for (name, t) in stages {
+    fields[name + "_p50_us"] = .number(.double((t.p50 * 100).rounded() / 100))
+    fields[name + "_p99_us"] = .number(.double((t.p99 * 100).rounded() / 100))
+}
+print(Value.object(RegoObject(fields: fields)).jsonString())

@@ -1,0 +1,599 @@
+public import Rego
+
+/// A CheckRequest read straight from its protobuf wire bytes into OPA-Envoy's input
+/// document, with the few request facts the Check path needs beside it.
+///
+/// This is the serve path's decoder: it builds the input's values as it reads, instead of
+/// decoding into generated messages and converting those (which cost about three times as
+/// much per Check). It follows protobuf's decoding rules as the generated decoder applies
+/// them: unknown fields, and known fields sent with another wire type, are skipped; the
+/// last value of a scalar field wins; repeated occurrences of a message field merge; a
+/// repeated map key keeps its last value; strings must be valid UTF-8. The generated
+/// messages (`EnvoyProto`) stay the reference: the tests decode every golden request both
+/// ways and compare.
+public struct ParsedCheck: Sendable {
+    /// OPA-Envoy's input document without `input.agent`.
+    public let document: RegoObject
+    public let method: String
+    public let path: String
+    public let host: String
+    /// Envoy's request id (`attributes.request.http.id`).
+    public let id: String
+    /// The HTTP headers as the input has them (lower-case names, sorted).
+    public let headers: RegoObject
+
+    public func header(_ name: String) -> String? {
+        if case .string(let s)? = headers[.string(name)] { return s }
+        return nil
+    }
+
+    /// The input document, with the verified agent as `input.agent` when there is one.
+    public func input(agent: Value?) -> Value {
+        guard let agent else { return .object(document) }
+        var doc = document
+        doc["agent"] = agent
+        return .object(doc)
+    }
+}
+
+/// Why a CheckRequest's bytes could not be read: what, and at which field.
+public struct CheckRequestDecodeError: Error, CustomStringConvertible, Sendable {
+    public let field: String
+    public let problem: String
+    public var description: String { field.isEmpty ? problem : "\(field): \(problem)" }
+
+    /// The same error, seen from the message that holds `parent`.
+    func within(_ parent: String) -> CheckRequestDecodeError {
+        CheckRequestDecodeError(field: field.isEmpty ? parent : parent + "." + field, problem: problem)
+    }
+}
+
+extension EnvoyInput {
+    /// Reads a serialized `envoy.service.auth.v3.CheckRequest`.
+    public static func parse(_ bytes: [UInt8]) throws(CheckRequestDecodeError) -> ParsedCheck {
+        let result = bytes.withUnsafeBytes { raw -> Result<ParsedCheck, CheckRequestDecodeError> in
+            do throws(CheckRequestDecodeError) {
+                var attributes = AttributesBuilder()
+                var reader = WireReader(raw)
+                while let (number, wire) = try reader.nextField() {
+                    if number == 1 && wire == .lengthDelimited {
+                        try reader.nested("attributes") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try attributes.merge(&sub) }
+                    } else {
+                        try reader.skip(wire)
+                    }
+                }
+                return .success(attributes.build())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}
+
+// MARK: - Wire format
+
+enum WireType: UInt8 {
+    case varint = 0, fixed64 = 1, lengthDelimited = 2, startGroup = 3, endGroup = 4, fixed32 = 5
+}
+
+/// Reads protobuf fields from a byte range. Errors name the field where they happened:
+/// `nested` prefixes the enclosing field's name as an error passes out of it, so reading
+/// builds no paths.
+struct WireReader {
+    let base: UnsafeRawBufferPointer
+    var offset: Int
+    let end: Int
+
+    init(_ base: UnsafeRawBufferPointer) {
+        self.base = base
+        self.offset = 0
+        self.end = base.count
+    }
+
+    init(base: UnsafeRawBufferPointer, from: Int, to: Int) {
+        self.base = base
+        self.offset = from
+        self.end = to
+    }
+
+    func failure(_ problem: String, _ name: String = "") -> CheckRequestDecodeError {
+        CheckRequestDecodeError(field: name, problem: problem)
+    }
+
+    @inline(__always)
+    mutating func varint() throws(CheckRequestDecodeError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < end {
+            let byte = base[offset]
+            offset += 1
+            if shift == 63 && byte > 1 { throw failure("malformed varint") }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+            if shift > 63 { throw failure("malformed varint") }
+        }
+        throw failure("the message ends inside a varint")
+    }
+
+    /// The next field's number and wire type, or nil at the end.
+    @inline(__always)
+    mutating func nextField() throws(CheckRequestDecodeError) -> (Int, WireType)? {
+        guard offset < end else { return nil }
+        let tag = try varint()
+        let number = Int(truncatingIfNeeded: tag >> 3)
+        guard number > 0, number <= 536_870_911, let wire = WireType(rawValue: UInt8(tag & 7)) else {
+            throw failure("malformed field tag \(tag)")
+        }
+        return (number, wire)
+    }
+
+    mutating func lengthDelimited() throws(CheckRequestDecodeError) -> Range<Int> {
+        let length = try varint()
+        guard length <= UInt64(end - offset) else { throw failure("a length-delimited field runs past the end of the message") }
+        let start = offset
+        offset += Int(length)
+        return start..<offset
+    }
+
+    /// Reads the length-delimited field `name` as a nested message with `body`.
+    @inline(__always)
+    mutating func nested<T>(_ name: String, _ body: (inout WireReader) throws(CheckRequestDecodeError) -> T) throws(CheckRequestDecodeError) -> T {
+        let range: Range<Int>
+        do { range = try lengthDelimited() } catch { throw error.within(name) }
+        var sub = WireReader(base: base, from: range.lowerBound, to: range.upperBound)
+        do { return try body(&sub) } catch { throw error.within(name) }
+    }
+
+    mutating func string(_ name: String) throws(CheckRequestDecodeError) -> String {
+        let range = try lengthDelimited()
+        let bytes = UnsafeRawBufferPointer(rebasing: base[range]).assumingMemoryBound(to: UInt8.self)
+        var ascii = true
+        for b in bytes where b >= 0x80 { ascii = false; break }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw failure("invalid UTF-8 in a string field", name) }
+        return s
+    }
+
+    mutating func bytes() throws(CheckRequestDecodeError) -> [UInt8] {
+        let range = try lengthDelimited()
+        return Array(base[range])
+    }
+
+    mutating func fixed64() throws(CheckRequestDecodeError) -> UInt64 {
+        guard end - offset >= 8 else { throw failure("the message ends inside a fixed64 field") }
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(base[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return v
+    }
+
+    mutating func skip(_ wire: WireType) throws(CheckRequestDecodeError) {
+        switch wire {
+        case .varint: _ = try varint()
+        case .fixed64:
+            guard end - offset >= 8 else { throw failure("the message ends inside a fixed64 field") }
+            offset += 8
+        case .fixed32:
+            guard end - offset >= 4 else { throw failure("the message ends inside a fixed32 field") }
+            offset += 4
+        case .lengthDelimited: _ = try lengthDelimited()
+        case .startGroup, .endGroup: throw failure("groups are not used by ext_authz messages")
+        }
+    }
+
+    /// A `map<string, string>` entry.
+    mutating func stringMapEntry(_ name: String) throws(CheckRequestDecodeError) -> (String, String) {
+        try nested(name) { (entry: inout WireReader) throws(CheckRequestDecodeError) in
+            var key = "", value = ""
+            while let (n, w) = try entry.nextField() {
+                switch n {
+                case 1 where w == .lengthDelimited: key = try entry.string("key")
+                case 2 where w == .lengthDelimited: value = try entry.string("value")
+                default: try entry.skip(w)
+                }
+            }
+            return (key, value)
+        }
+    }
+}
+
+/// Map entries in wire order; a repeated key keeps its last value, as protobuf's decoders do.
+struct StringMapBuilder {
+    var pairs: [(String, Value)] = []
+    var isEmpty: Bool { pairs.isEmpty }
+
+    mutating func add(_ key: String, _ value: Value) { pairs.append((key, value)) }
+
+    func build() -> RegoObject { RegoObject(stringKeysLastWins: pairs) }
+}
+
+// MARK: - AttributeContext
+
+/// Fields of `AttributeContext` gathered while reading, then built into the input in
+/// protojson's form (camelCase names, int64 as strings, bytes as base64, defaults omitted).
+struct AttributesBuilder {
+    var source: PeerBuilder?
+    var destination: PeerBuilder?
+    var request: RequestBuilder?
+    var contextExtensions = StringMapBuilder()
+    var metadataContext: MetadataBuilder?
+    var routeMetadataContext: MetadataBuilder?
+    var sni = ""
+
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            switch n {
+            case 1 where w == .lengthDelimited:
+                var peer = source ?? PeerBuilder()
+                try r.nested("source") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try peer.merge(&sub) }
+                source = peer
+            case 2 where w == .lengthDelimited:
+                var peer = destination ?? PeerBuilder()
+                try r.nested("destination") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try peer.merge(&sub) }
+                destination = peer
+            case 4 where w == .lengthDelimited:
+                var req = request ?? RequestBuilder()
+                try r.nested("request") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try req.merge(&sub) }
+                request = req
+            case 10 where w == .lengthDelimited:
+                let (k, v) = try r.stringMapEntry("context_extensions")
+                contextExtensions.add(k, .string(v))
+            case 11 where w == .lengthDelimited:
+                var m = metadataContext ?? MetadataBuilder()
+                try r.nested("metadata_context") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try m.merge(&sub) }
+                metadataContext = m
+            case 13 where w == .lengthDelimited:
+                var m = routeMetadataContext ?? MetadataBuilder()
+                try r.nested("route_metadata_context") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try m.merge(&sub) }
+                routeMetadataContext = m
+            case 12 where w == .lengthDelimited:
+                try r.nested("tls_session") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
+                    while let (tn, tw) = try sub.nextField() {
+                        if tn == 1 && tw == .lengthDelimited {
+                            sni = try sub.string("sni")
+                        } else {
+                            try sub.skip(tw)
+                        }
+                    }
+                }
+            default:
+                try r.skip(w)
+            }
+        }
+    }
+
+    func build() -> ParsedCheck {
+        var attrs: [(String, Value)] = []
+        if let source { attrs.append(("source", source.build())) }
+        if let destination { attrs.append(("destination", destination.build())) }
+        let http = request?.http ?? HTTPBuilder()
+        if let request { attrs.append(("request", request.build())) }
+        if !contextExtensions.isEmpty { attrs.append(("contextExtensions", .object(contextExtensions.build()))) }
+        if let metadataContext { attrs.append(("metadataContext", metadataContext.build())) }
+        if let routeMetadataContext { attrs.append(("routeMetadataContext", routeMetadataContext.build())) }
+        if !sni.isEmpty { attrs.append(("tlsSession", .object(RegoObject(stringKeys: [("sni", .string(sni))])))) }
+
+        let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
+        let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
+        let (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: http.headersObject)
+        let document = RegoObject(stringKeys: [
+            ("attributes", .object(RegoObject(stringKeys: attrs))),
+            ("parsed_body", parsedBody ?? .null),
+            ("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) })),
+            ("parsed_query", EnvoyInput.parsedQuery(query)),
+            ("truncated_body", .bool(truncated)),
+            ("version", EnvoyInput.version),
+        ])
+        return ParsedCheck(document: document, method: http.method, path: http.path, host: http.host, id: http.id,
+                           headers: http.headersObject)
+    }
+}
+
+struct PeerBuilder {
+    var address: AddressBuilder?
+    var service = ""
+    var labels = StringMapBuilder()
+    var principal = ""
+    var certificate = ""
+
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            switch n {
+            case 1 where w == .lengthDelimited:
+                var a = address ?? AddressBuilder()
+                try r.nested("address") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try a.merge(&sub) }
+                address = a
+            case 2 where w == .lengthDelimited: service = try r.string("service")
+            case 3 where w == .lengthDelimited:
+                let (k, v) = try r.stringMapEntry("labels")
+                labels.add(k, .string(v))
+            case 4 where w == .lengthDelimited: principal = try r.string("principal")
+            case 5 where w == .lengthDelimited: certificate = try r.string("certificate")
+            default: try r.skip(w)
+            }
+        }
+    }
+
+    func build() -> Value {
+        var o: [(String, Value)] = []
+        if let address { o.append(("address", address.build())) }
+        if !service.isEmpty { o.append(("service", .string(service))) }
+        if !labels.isEmpty { o.append(("labels", .object(labels.build()))) }
+        if !principal.isEmpty { o.append(("principal", .string(principal))) }
+        if !certificate.isEmpty { o.append(("certificate", .string(certificate))) }
+        return .object(RegoObject(stringKeys: o))
+    }
+}
+
+/// `config.core.v3.Address`: a oneof of a socket address and a pipe.
+struct AddressBuilder {
+    enum Kind {
+        case socket(address: String, port: Port?, udp: Bool)
+        case pipe(path: String, mode: UInt32)
+    }
+    enum Port {
+        case value(UInt32)
+        case named(String)
+    }
+    var kind: Kind?
+
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            switch n {
+            case 1 where w == .lengthDelimited:
+                var (address, port, udp) = ("", nil as Port?, false)
+                if case .socket(let a, let p, let u)? = kind { (address, port, udp) = (a, p, u) }
+                try r.nested("socket_address") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
+                    while let (sn, sw) = try sub.nextField() {
+                        switch sn {
+                        case 1 where sw == .varint: udp = try sub.varint() == 1
+                        case 2 where sw == .lengthDelimited: address = try sub.string("address")
+                        case 3 where sw == .varint: port = .value(UInt32(truncatingIfNeeded: try sub.varint()))
+                        case 4 where sw == .lengthDelimited: port = .named(try sub.string("named_port"))
+                        default: try sub.skip(sw)
+                        }
+                    }
+                }
+                kind = .socket(address: address, port: port, udp: udp)
+            case 2 where w == .lengthDelimited:
+                var (path, mode) = ("", UInt32(0))
+                if case .pipe(let p, let m)? = kind { (path, mode) = (p, m) }
+                try r.nested("pipe") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
+                    while let (pn, pw) = try sub.nextField() {
+                        switch pn {
+                        case 1 where pw == .lengthDelimited: path = try sub.string("path")
+                        case 2 where pw == .varint: mode = UInt32(truncatingIfNeeded: try sub.varint())
+                        default: try sub.skip(pw)
+                        }
+                    }
+                }
+                kind = .pipe(path: path, mode: mode)
+            default:
+                try r.skip(w)
+            }
+        }
+    }
+
+    func build() -> Value {
+        switch kind {
+        case .socket(let address, let port, let udp)?:
+            var sa: [(String, Value)] = []
+            if !address.isEmpty { sa.append(("address", .string(address))) }
+            switch port {
+            case .value(let p)?: sa.append(("portValue", .int(Int(p))))
+            case .named(let name)?: sa.append(("namedPort", .string(name)))
+            case nil: break
+            }
+            if udp { sa.append(("protocol", .string("UDP"))) }
+            return .object(RegoObject(stringKeys: [("socketAddress", .object(RegoObject(stringKeys: sa)))]))
+        case .pipe(let path, let mode)?:
+            var po: [(String, Value)] = [("path", .string(path))]
+            if mode != 0 { po.append(("mode", .int(Int(mode)))) }
+            return .object(RegoObject(stringKeys: [("pipe", .object(RegoObject(stringKeys: po)))]))
+        case nil:
+            return .emptyObject
+        }
+    }
+}
+
+struct RequestBuilder {
+    var time: (seconds: Int64, nanos: Int32)?
+    var http: HTTPBuilder?
+
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            switch n {
+            case 1 where w == .lengthDelimited:
+                var t = time ?? (0, 0)
+                try r.nested("time") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
+                    while let (tn, tw) = try sub.nextField() {
+                        switch tn {
+                        case 1 where tw == .varint: t.seconds = Int64(bitPattern: try sub.varint())
+                        case 2 where tw == .varint: t.nanos = Int32(truncatingIfNeeded: try sub.varint())
+                        default: try sub.skip(tw)
+                        }
+                    }
+                }
+                time = t
+            case 2 where w == .lengthDelimited:
+                var h = http ?? HTTPBuilder()
+                try r.nested("http") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try h.merge(&sub) }
+                http = h
+            default:
+                try r.skip(w)
+            }
+        }
+    }
+
+    func build() -> Value {
+        var o: [(String, Value)] = []
+        if let http { o.append(("http", .object(http.build()))) }
+        if let time { o.append(("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos))))) }
+        return .object(RegoObject(stringKeys: o))
+    }
+}
+
+struct HTTPBuilder {
+    var id = "", method = "", path = "", host = "", scheme = "", query = "", fragment = "", proto = "", body = ""
+    var size: Int64 = 0
+    var headers = StringMapBuilder()
+    var headerMap: [Value]?
+    var rawBody: [UInt8]?
+    /// Built once: the input and the Check path both read the headers.
+    var headersObject = RegoObject()
+
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            switch n {
+            case 1 where w == .lengthDelimited: id = try r.string("id")
+            case 2 where w == .lengthDelimited: method = try r.string("method")
+            case 3 where w == .lengthDelimited:
+                let (k, v) = try r.stringMapEntry("headers")
+                headers.add(k, .string(v))
+            case 4 where w == .lengthDelimited: path = try r.string("path")
+            case 5 where w == .lengthDelimited: host = try r.string("host")
+            case 6 where w == .lengthDelimited: scheme = try r.string("scheme")
+            case 7 where w == .lengthDelimited: query = try r.string("query")
+            case 8 where w == .lengthDelimited: fragment = try r.string("fragment")
+            case 9 where w == .varint: size = Int64(bitPattern: try r.varint())
+            case 10 where w == .lengthDelimited: proto = try r.string("protocol")
+            case 11 where w == .lengthDelimited: body = try r.string("body")
+            case 12 where w == .lengthDelimited: rawBody = try r.bytes()
+            case 13 where w == .lengthDelimited:
+                var list = headerMap ?? []
+                try r.nested("header_map") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
+                    while let (hn, hw) = try sub.nextField() {
+                        guard hn == 1, hw == .lengthDelimited else { try sub.skip(hw); continue }
+                        var (key, value, raw) = ("", "", [UInt8]())
+                        try sub.nested("headers") { (hv: inout WireReader) throws(CheckRequestDecodeError) in
+                            while let (vn, vw) = try hv.nextField() {
+                                switch vn {
+                                case 1 where vw == .lengthDelimited: key = try hv.string("key")
+                                case 2 where vw == .lengthDelimited: value = try hv.string("value")
+                                case 3 where vw == .lengthDelimited: raw = try hv.bytes()
+                                default: try hv.skip(vw)
+                                }
+                            }
+                        }
+                        var x: [(String, Value)] = [("key", .string(key))]
+                        if !raw.isEmpty { x.append(("rawValue", .string(Base64.encode(raw, url: false, pad: true)))) }
+                        if !value.isEmpty { x.append(("value", .string(value))) }
+                        list.append(.object(RegoObject(stringKeys: x)))
+                    }
+                }
+                headerMap = list
+            default:
+                try r.skip(w)
+            }
+        }
+        if !headers.isEmpty { headersObject = headers.build() }
+    }
+
+    func build() -> RegoObject {
+        var o: [(String, Value)] = []
+        if !body.isEmpty { o.append(("body", .string(body))) }
+        if !fragment.isEmpty { o.append(("fragment", .string(fragment))) }
+        if let headerMap { o.append(("headerMap", .object(RegoObject(stringKeys: [("headers", .array(headerMap))])))) }
+        if !headersObject.isEmpty { o.append(("headers", .object(headersObject))) }
+        if !host.isEmpty { o.append(("host", .string(host))) }
+        if !id.isEmpty { o.append(("id", .string(id))) }
+        if !method.isEmpty { o.append(("method", .string(method))) }
+        if !path.isEmpty { o.append(("path", .string(path))) }
+        if !proto.isEmpty { o.append(("protocol", .string(proto))) }
+        if !query.isEmpty { o.append(("query", .string(query))) }
+        if let rawBody, !rawBody.isEmpty { o.append(("rawBody", .string(Base64.encode(rawBody, url: false, pad: true)))) }
+        if !scheme.isEmpty { o.append(("scheme", .string(scheme))) }
+        if size != 0 { o.append(("size", .string(String(size)))) }
+        return RegoObject(stringKeys: o)
+    }
+}
+
+// MARK: - Metadata and google.protobuf.Struct
+
+/// `config.core.v3.Metadata`: `filter_metadata`, a map of Structs.
+struct MetadataBuilder {
+    var filterValues: [(String, Value)] = []
+
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            guard n == 1, w == .lengthDelimited else { try r.skip(w); continue }
+            var key = ""
+            var value = StructReader.Fields()
+            try r.nested("filter_metadata") { (entry: inout WireReader) throws(CheckRequestDecodeError) in
+                while let (en, ew) = try entry.nextField() {
+                    switch en {
+                    case 1 where ew == .lengthDelimited: key = try entry.string("key")
+                    case 2 where ew == .lengthDelimited:
+                        try entry.nested(key) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try StructReader.mergeStruct(&sub, into: &value) }
+                    default: try entry.skip(ew)
+                    }
+                }
+            }
+            filterValues.append((key, value.object))
+        }
+    }
+
+    func build() -> Value {
+        if filterValues.isEmpty { return .emptyObject }  // protojson omits empty maps
+        return .object(RegoObject(stringKeys: [("filterMetadata", .object(RegoObject(stringKeysLastWins: filterValues)))]))
+    }
+}
+
+/// google.protobuf.Struct, Value and ListValue, as the JSON they stand for.
+enum StructReader {
+    struct Fields {
+        var pairs: [(String, Value)] = []
+        var object: Value { .object(RegoObject(stringKeysLastWins: pairs)) }
+    }
+
+    static func mergeStruct(_ r: inout WireReader, into fields: inout Fields) throws(CheckRequestDecodeError) {
+        while let (n, w) = try r.nextField() {
+            guard n == 1, w == .lengthDelimited else { try r.skip(w); continue }
+            var key = ""
+            var value: Value = .null
+            try r.nested("fields") { (entry: inout WireReader) throws(CheckRequestDecodeError) in
+                while let (en, ew) = try entry.nextField() {
+                    switch en {
+                    case 1 where ew == .lengthDelimited: key = try entry.string("key")
+                    case 2 where ew == .lengthDelimited:
+                        value = try entry.nested(key) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try readValue(&sub) }
+                    default: try entry.skip(ew)
+                    }
+                }
+            }
+            fields.pairs.append((key, value))
+        }
+    }
+
+    static func readValue(_ r: inout WireReader) throws(CheckRequestDecodeError) -> Value {
+        var value: Value = .null
+        while let (n, w) = try r.nextField() {
+            switch n {
+            case 1 where w == .varint: _ = try r.varint(); value = .null
+            case 2 where w == .fixed64: value = .number(Number(Double(bitPattern: try r.fixed64())))
+            case 3 where w == .lengthDelimited: value = .string(try r.string("string_value"))
+            case 4 where w == .varint: value = .bool(try r.varint() != 0)
+            case 5 where w == .lengthDelimited:
+                var fields = Fields()
+                if case .object(let o) = value { fields.pairs = o.entries.compactMap { e in if case .string(let k) = e.key { (k, e.value) } else { nil } } }
+                try r.nested("struct_value") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try mergeStruct(&sub, into: &fields) }
+                value = fields.object
+            case 6 where w == .lengthDelimited:
+                var items: [Value] = []
+                if case .array(let a) = value { items = a }
+                try r.nested("list_value") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
+                    while let (ln, lw) = try sub.nextField() {
+                        guard ln == 1, lw == .lengthDelimited else { try sub.skip(lw); continue }
+                        items.append(try sub.nested("values") { (item: inout WireReader) throws(CheckRequestDecodeError) in try readValue(&item) })
+                    }
+                }
+                value = .array(items)
+            default:
+                try r.skip(w)
+            }
+        }
+        return value
+    }
+}

@@ -102,12 +102,21 @@ extension CompiledPolicy {
     /// input: the server's hot path, with no query to parse or compile per request.
     public func evaluate(path: [String], input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
         let ev = Evaluator(policy: self, input: input, options: options)
-        let f = Evaluator.Frame(size: 0)
+        // Down the rule tree by name while the path names packages, as evaluation would;
+        // only what is left (a path into a rule's value or base data) is walked as terms.
+        var node = root
+        var base: Value? = data
+        var i = 0
+        while i < path.count, !node.hasRules, !node.isFunction, let child = node.children[path[i]] {
+            node = child
+            base = base?[path[i]]
+            i += 1
+        }
         let loc = Location(file: "", row: 1, col: 1)
-        let terms = path.map { Term.string($0, loc) }
+        let rest = i == path.count ? [] : path[i...].map { Term.string($0, loc) }
         var result: Value?
         do {
-            try ev.walkData(root, base: data, path: terms, 0, f) { v in result = v }
+            try ev.walkData(node, base: base, path: rest, 0, Evaluator.Frame.empty) { v in result = v }
         } catch let e as RegoError {
             throw e
         } catch {

@@ -36,6 +36,7 @@ public struct Compiler {
         if !errors.isEmpty {
             throw RegoErrors(errors.sorted { ($0.location?.file ?? "", $0.location?.row ?? 0, $0.location?.col ?? 0) < ($1.location?.file ?? "", $1.location?.row ?? 0, $1.location?.col ?? 0) })
         }
+        tree.root.freeze()
         return CompiledPolicy(root: tree.root, nodeCount: tree.nodes.count, modules: modules, data: data, builtins: builtins)
     }
 
@@ -401,9 +402,20 @@ public struct Compiler {
         case .value, .local, .dataRoot, .inputRoot, .nodeRef:
             return t
         case .variable(let name):
-            return resolveName(name, t.location, scope: scope, ctx: ctx)
+            // A rule named bare (`allow`, `tool`) starts at its node, like a `data` reference.
+            let resolved = resolveName(name, t.location, scope: scope, ctx: ctx)
+            if case .ref(let head, let path) = resolved.kind, case .dataRoot = head.kind, let node = resolveNodeRef(path, t.location) {
+                return node
+            }
+            return resolved
         case .ref(let head, let path):
-            var rhead = resolveTerm(head, scope: scope, ctx: ctx)
+            // A bare name as the head stays a reference here, so the whole path resolves at once.
+            var rhead: Term
+            if case .variable(let name) = head.kind {
+                rhead = resolveName(name, head.location, scope: scope, ctx: ctx)
+            } else {
+                rhead = resolveTerm(head, scope: scope, ctx: ctx)
+            }
             var rpath = path.map { resolveTerm($0, scope: scope, ctx: ctx) }
             if case .ref(let h2, let p2) = rhead.kind {
                 rhead = h2

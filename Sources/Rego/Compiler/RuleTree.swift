@@ -16,7 +16,9 @@ public final class RuleNode: @unchecked Sendable {
 
     enum Kind { case complete, multiValue, partialObject, function }
 
-    var kind: Kind? {
+    var kind: Kind? { frozen?.kind ?? computeKind() }
+
+    private func computeKind() -> Kind? {
         guard let r = rules.first ?? defaultRule else { return nil }
         if r.isFunction { return .function }
         if r.isMultiValue { return .multiValue }
@@ -24,11 +26,21 @@ public final class RuleNode: @unchecked Sendable {
         return .complete
     }
 
-    var hasRules: Bool { !rules.isEmpty || defaultRule != nil }
+    var hasRules: Bool { frozen?.hasRules ?? (!rules.isEmpty || defaultRule != nil) }
     var isFunction: Bool { kind == .function }
 
     /// Children sorted by name, for deterministic iteration.
-    lazy var sortedChildNames: [String] = children.keys.sorted(by: Value.utf8Precedes)
+    var sortedChildNames: [String] { frozen?.sortedChildNames ?? children.keys.sorted(by: Value.utf8Precedes) }
+
+    /// What evaluation asks of a node on every visit, computed once the tree is complete.
+    private var frozen: (kind: Kind?, hasRules: Bool, sortedChildNames: [String])?
+
+    /// Fixes the derived facts of this node and those below it; the compiler calls it when
+    /// the tree is complete, before the policy is shared.
+    func freeze() {
+        for child in children.values { child.freeze() }
+        frozen = (computeKind(), !rules.isEmpty || defaultRule != nil, children.keys.sorted(by: Value.utf8Precedes))
+    }
 }
 
 final class RuleTreeBuilder {

@@ -432,11 +432,12 @@ extension Evaluator {
 
     @inline(never)
     func ruleValue(_ node: RuleNode) throws -> Value? {
-        if inProgress.contains(node.id) {
+        if inProgress.isEmpty { inProgress = ContiguousArray(repeating: false, count: policy.nodeCount) }
+        if inProgress[node.id] {
             throw RegoError(.recursion, "rule data.\(node.path.joined(separator: ".")) is recursive", at: node.rules.first?.location)
         }
-        inProgress.insert(node.id)
-        defer { inProgress.remove(node.id) }
+        inProgress[node.id] = true
+        defer { inProgress[node.id] = false }
         switch node.kind {
         case .complete?: return try completeValue(node)
         case .multiValue?: return try multiValue(node)
@@ -451,7 +452,7 @@ extension Evaluator {
         for rule in node.rules {
             var r: Rule? = rule
             while let cur = r {
-                let f = Frame(size: cur.frameSize)
+                let f = Frame.make(cur.frameSize)
                 var produced = false
                 let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
                 let constant = valueTerm.constantValue != nil
@@ -473,7 +474,7 @@ extension Evaluator {
             }
         }
         if result == nil, let d = node.defaultRule, let v = d.value {
-            let f = Frame(size: d.frameSize)
+            let f = Frame.make(d.frameSize)
             _ = try firstSolution { stop in try evalTerm(v, f) { x in result = x; try stop() } }
         }
         return result
@@ -483,7 +484,7 @@ extension Evaluator {
     func multiValue(_ node: RuleNode) throws -> Value? {
         var out = SetBuilder()
         for rule in node.rules {
-            let f = Frame(size: rule.frameSize)
+            let f = Frame.make(rule.frameSize)
             guard let key = rule.key else { continue }
             try evalBody(rule.body, 0, f) {
                 try self.evalTerm(key, f) { out.insert($0) }
@@ -498,7 +499,7 @@ extension Evaluator {
         for rule in node.rules {
             var r: Rule? = rule
             while let cur = r {
-                let f = Frame(size: cur.frameSize)
+                let f = Frame.make(cur.frameSize)
                 var produced = false
                 let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
                 try evalBody(cur.body, 0, f) {

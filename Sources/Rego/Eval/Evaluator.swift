@@ -10,8 +10,9 @@ final class Evaluator {
     var steps = 0
     var callDepth = 0
     var nextExitToken = 0
-    /// Nodes being evaluated, to report recursion instead of looping.
-    var inProgress: Set<Int> = []
+    /// Nodes being evaluated (by node id, allocated on first use), to report recursion
+    /// instead of looping. Unlike the rule cache, `with` does not reset it.
+    var inProgress: ContiguousArray<Bool> = []
 
     /// What `with` changes; swapped in and out as a whole.
     struct State {
@@ -44,7 +45,14 @@ final class Evaluator {
 
     final class Frame {
         var slots: [Value?]
-        init(size: Int) { slots = Array(repeating: nil, count: size) }
+        init(size: Int) { slots = size == 0 ? [] : Array(repeating: nil, count: size) }
+
+        /// A frame for a body without variables: nothing is ever stored in it, so one
+        /// frame serves every such body.
+        nonisolated(unsafe) static let empty = Frame(size: 0)
+
+        @inline(__always)
+        static func make(_ size: Int) -> Frame { size == 0 ? empty : Frame(size: size) }
     }
 
     func newExitToken() -> Int {
@@ -375,7 +383,7 @@ final class Evaluator {
         for rule in node.rules {
             var r: Rule? = rule
             while let cur = r {
-                let f = Frame(size: cur.frameSize)
+                let f = Frame.make(cur.frameSize)
                 var produced = false
                 try unifyArgs(cur.args ?? [], args, 0, f) {
                     try self.evalBody(cur.body, 0, f) {
@@ -393,7 +401,7 @@ final class Evaluator {
             }
         }
         if result == nil, let d = node.defaultRule, let v = d.value {
-            let f = Frame(size: d.frameSize)
+            let f = Frame.make(d.frameSize)
             _ = try firstSolution { stop in try evalTerm(v, f) { x in result = x; try stop() } }
         }
         return result

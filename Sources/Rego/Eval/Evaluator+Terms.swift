@@ -89,25 +89,40 @@ extension Evaluator {
         return v.regoText
     }
 
+    /// Every combination of the items' values, in order. The values are gathered in one
+    /// buffer that grows and shrinks with the backtracking, instead of a copy per item.
     @inline(never)
     func evalItems(_ items: [Term], _ i: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
-        if i == items.count { try k(acc); return }
+        var buffer = acc
+        buffer.reserveCapacity(acc.count + items.count - i)
+        try evalItemsInto(items, i, &buffer, f, k)
+    }
+
+    @inline(never)
+    func evalItemsInto(_ items: [Term], _ i: Int, _ buffer: inout [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if i == items.count { try k(buffer); return }
         try evalTerm(items[i], f) { v in
-            var next = acc
-            if next.isEmpty { next.reserveCapacity(items.count) }
-            next.append(v)
-            try self.evalItems(items, i + 1, next, f, k)
+            buffer.append(v)
+            defer { buffer.removeLast() }
+            try self.evalItemsInto(items, i + 1, &buffer, f, k)
         }
     }
 
     @inline(never)
     func evalPairs(_ pairs: [(Term, Term)], _ i: Int, _ acc: [(Value, Value)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
-        if i == pairs.count { try k(acc); return }
+        var buffer = acc
+        buffer.reserveCapacity(acc.count + pairs.count - i)
+        try evalPairsInto(pairs, i, &buffer, f, k)
+    }
+
+    @inline(never)
+    func evalPairsInto(_ pairs: [(Term, Term)], _ i: Int, _ buffer: inout [(Value, Value)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
+        if i == pairs.count { try k(buffer); return }
         try evalTerm(pairs[i].0, f) { key in
             try self.evalTerm(pairs[i].1, f) { val in
-                var next = acc
-                next.append((key, val))
-                try self.evalPairs(pairs, i + 1, next, f, k)
+                buffer.append((key, val))
+                defer { buffer.removeLast() }
+                try self.evalPairsInto(pairs, i + 1, &buffer, f, k)
             }
         }
     }
@@ -455,7 +470,10 @@ extension Evaluator {
                 let f = Frame.make(cur.frameSize)
                 var produced = false
                 let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
-                let constant = valueTerm.constantValue != nil
+                // A constant value needs only the body's first solution. A body without
+                // variables has at most one, so there is nothing to cut short (and no
+                // throw to pay for).
+                let constant = cur.frameSize > 0 && valueTerm.constantValue != nil
                 let token = newExitToken()
                 do {
                     try evalBody(cur.body, 0, f) {

@@ -188,6 +188,16 @@ public struct RegoObject: Sendable, Hashable {
 
     /// Builds from pairs in any order; a later duplicate key replaces an earlier one.
     public init(_ pairs: [(Value, Value)]) {
+        var inOrder = true
+        var i = 1
+        while i < pairs.count {
+            if Value.compare(pairs[i - 1].0, pairs[i].0) >= 0 { inOrder = false; break }
+            i += 1
+        }
+        if inOrder {
+            entries = pairs.map { (key: $0.0, value: $0.1) }
+            return
+        }
         var sorted = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
         sorted.sort { let c = Value.compare($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
         var out: [(key: Value, value: Value)] = []

@@ -12,7 +12,8 @@ gRPC port with a pre-framed CheckRequest (Checks/s); Warden's resident memory sa
 over a long h2load run. The decision log: latency with it on vs off, rows shipped per
 second at full Check rate, Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
 with a cached token vs identity off, and cold Ed25519 token verifications/s against
-`openssl speed ed25519` run in the same benchmark. Prints ratios; asserts nothing.
+`openssl speed ed25519` run in the same benchmark. And where one Check's time goes,
+stage by stage (bench-check, in-process). Prints ratios; asserts nothing.
 """
 
 import argparse
@@ -30,6 +31,7 @@ import harness as h  # noqa: E402
 
 ALLOW_SERVER = os.path.join(h.ROOT, ".build", "release", "bench-allow-server")
 BENCH_IDENTITY = os.path.join(h.ROOT, ".build", "release", "bench-identity")
+BENCH_CHECK = os.path.join(h.ROOT, ".build", "release", "bench-check")
 AGENT = "agent/code-review-bot@team-platform"
 HEADERS = []  # set in main(): the agent's bearer token
 PATH = "/tools/search"
@@ -211,6 +213,20 @@ def identity_bench(rounds=5):
     return latency, ours / speed
 
 
+def stages_bench(rounds=3):
+    """Where one Check's time goes in-process (bench-check, the example policy, a cached
+    agent token): the lowest p50 of each stage over a few runs, since this VM's speed
+    drifts between runs. The generated protobuf decoder is shown as a yardstick."""
+    runs = [json.loads(subprocess.run([BENCH_CHECK, os.path.join(h.ROOT, "policies"), "50000"], capture_output=True,
+                                      text=True, timeout=300, check=True).stdout) for _ in range(rounds)]
+    best = {k: min(r[k] for r in runs) for k in runs[0]}
+    print(f"one Check in-process (bench-check, example policy, cached agent token; lowest p50 of {rounds} runs):")
+    print("  " + ", ".join(f"{name} {best[key + '_p50_us']:.1f} µs" for name, key in (
+        ("bytes to input", "parse_to_input"), ("identity", "identity"), ("evaluation", "eval"),
+        ("decision", "decision"), ("response encoding", "encode"), ("whole pipeline", "pipeline"))))
+    print(f"  (yardstick: swift-protobuf decoding the same CheckRequest {best['protobuf_decode_p50_us']:.1f} µs)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5, help="per wrk run")
@@ -293,6 +309,7 @@ def run(a, pg):
     print(f"  direct Check throughput, Warden / always-allow: {warden_direct['rps'] / allow_direct['rps']:.2f}x (target >= 0.6)")
     growth = (samples[-1] - samples[1]) / 1024
     print(f"  resident memory growth after warm-up: {growth:+.1f} MiB (target: flat)")
+    stages_bench()
 
     if a.only == "serve":
         return

@@ -4,7 +4,8 @@
 // response encoding; then the whole pipeline (`DecisionPipeline.handleCheck`).
 //
 // Usage: bench-check BUNDLE_DIR [ITERATIONS] [profile [STAGE]]   (`profile`: one stage or
-// the whole pipeline in a loop, for perf). Prints one JSON object of p50 microseconds.
+// the whole pipeline in a loop, for perf). Prints one JSON object of p50/p99 microseconds.
+// BENCH_DUMP_INPUT=1 prints the input document instead (for bench-rego).
 import AgentIdentity
 import EnvoyProto
 import ExtAuthz

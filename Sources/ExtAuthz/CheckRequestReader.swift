@@ -53,16 +53,16 @@ extension EnvoyInput {
     public static func parse(_ bytes: [UInt8]) throws(CheckRequestDecodeError) -> ParsedCheck {
         let result = bytes.withUnsafeBytes { raw -> Result<ParsedCheck, CheckRequestDecodeError> in
             do throws(CheckRequestDecodeError) {
-                var attributes = AttributesBuilder()
+                var attributes: AttributesBuilder?
                 var reader = WireReader(raw)
                 while let (number, wire) = try reader.nextField() {
                     if number == 1 && wire == .lengthDelimited {
-                        try reader.nested("attributes") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try attributes.merge(&sub) }
+                        try reader.merge("attributes", into: &attributes)
                     } else {
                         try reader.skip(wire)
                     }
                 }
-                return .success(attributes.build())
+                return .success((attributes ?? AttributesBuilder()).build())
             } catch {
                 return .failure(error)
             }
@@ -183,6 +183,14 @@ struct WireReader {
         }
     }
 
+    /// Reads the message field `name` into `builder`: a second occurrence of the field
+    /// merges into what the first gave, as protobuf requires.
+    mutating func merge<B: MessageBuilder>(_ name: String, into builder: inout B?) throws(CheckRequestDecodeError) {
+        var b = builder ?? B()
+        try nested(name) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try b.merge(&sub) }
+        builder = b
+    }
+
     /// A `map<string, string>` entry.
     mutating func stringMapEntry(_ name: String) throws(CheckRequestDecodeError) -> (String, String) {
         try nested(name) { (entry: inout WireReader) throws(CheckRequestDecodeError) in
@@ -199,6 +207,12 @@ struct WireReader {
     }
 }
 
+/// Gathers one message's fields as they are read; the same builder takes every occurrence.
+protocol MessageBuilder {
+    init()
+    mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError)
+}
+
 /// Map entries in wire order; a repeated key keeps its last value, as protobuf's decoders do.
 struct StringMapBuilder {
     var pairs: [(String, Value)] = []
@@ -213,7 +227,7 @@ struct StringMapBuilder {
 
 /// Fields of `AttributeContext` gathered while reading, then built into the input in
 /// protojson's form (camelCase names, int64 as strings, bytes as base64, defaults omitted).
-struct AttributesBuilder {
+struct AttributesBuilder: MessageBuilder {
     var source: PeerBuilder?
     var destination: PeerBuilder?
     var request: RequestBuilder?
@@ -226,28 +240,18 @@ struct AttributesBuilder {
         while let (n, w) = try r.nextField() {
             switch n {
             case 1 where w == .lengthDelimited:
-                var peer = source ?? PeerBuilder()
-                try r.nested("source") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try peer.merge(&sub) }
-                source = peer
+                try r.merge("source", into: &source)
             case 2 where w == .lengthDelimited:
-                var peer = destination ?? PeerBuilder()
-                try r.nested("destination") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try peer.merge(&sub) }
-                destination = peer
+                try r.merge("destination", into: &destination)
             case 4 where w == .lengthDelimited:
-                var req = request ?? RequestBuilder()
-                try r.nested("request") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try req.merge(&sub) }
-                request = req
+                try r.merge("request", into: &request)
             case 10 where w == .lengthDelimited:
                 let (k, v) = try r.stringMapEntry("context_extensions")
                 contextExtensions.add(k, .string(v))
             case 11 where w == .lengthDelimited:
-                var m = metadataContext ?? MetadataBuilder()
-                try r.nested("metadata_context") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try m.merge(&sub) }
-                metadataContext = m
+                try r.merge("metadata_context", into: &metadataContext)
             case 13 where w == .lengthDelimited:
-                var m = routeMetadataContext ?? MetadataBuilder()
-                try r.nested("route_metadata_context") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try m.merge(&sub) }
-                routeMetadataContext = m
+                try r.merge("route_metadata_context", into: &routeMetadataContext)
             case 12 where w == .lengthDelimited:
                 try r.nested("tls_session") { (sub: inout WireReader) throws(CheckRequestDecodeError) in
                     while let (tn, tw) = try sub.nextField() {
@@ -291,7 +295,7 @@ struct AttributesBuilder {
     }
 }
 
-struct PeerBuilder {
+struct PeerBuilder: MessageBuilder {
     var address: AddressBuilder?
     var service = ""
     var labels = StringMapBuilder()
@@ -302,9 +306,7 @@ struct PeerBuilder {
         while let (n, w) = try r.nextField() {
             switch n {
             case 1 where w == .lengthDelimited:
-                var a = address ?? AddressBuilder()
-                try r.nested("address") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try a.merge(&sub) }
-                address = a
+                try r.merge("address", into: &address)
             case 2 where w == .lengthDelimited: service = try r.string("service")
             case 3 where w == .lengthDelimited:
                 let (k, v) = try r.stringMapEntry("labels")
@@ -328,7 +330,7 @@ struct PeerBuilder {
 }
 
 /// `config.core.v3.Address`: a oneof of a socket address and a pipe.
-struct AddressBuilder {
+struct AddressBuilder: MessageBuilder {
     enum Kind {
         case socket(address: String, port: Port?, udp: Bool)
         case pipe(path: String, mode: UInt32)
@@ -398,7 +400,7 @@ struct AddressBuilder {
     }
 }
 
-struct RequestBuilder {
+struct RequestBuilder: MessageBuilder {
     var time: (seconds: Int64, nanos: Int32)?
     var http: HTTPBuilder?
 
@@ -418,9 +420,7 @@ struct RequestBuilder {
                 }
                 time = t
             case 2 where w == .lengthDelimited:
-                var h = http ?? HTTPBuilder()
-                try r.nested("http") { (sub: inout WireReader) throws(CheckRequestDecodeError) in try h.merge(&sub) }
-                http = h
+                try r.merge("http", into: &http)
             default:
                 try r.skip(w)
             }
@@ -435,7 +435,7 @@ struct RequestBuilder {
     }
 }
 
-struct HTTPBuilder {
+struct HTTPBuilder: MessageBuilder {
     var id = "", method = "", path = "", host = "", scheme = "", query = "", fragment = "", proto = "", body = ""
     var size: Int64 = 0
     var headers = StringMapBuilder()
@@ -513,7 +513,7 @@ struct HTTPBuilder {
 // MARK: - Metadata and google.protobuf.Struct
 
 /// `config.core.v3.Metadata`: `filter_metadata`, a map of Structs.
-struct MetadataBuilder {
+struct MetadataBuilder: MessageBuilder {
     var filterValues: [(String, Value)] = []
 
     mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {

@@ -104,8 +104,6 @@ public final class IdentityGate: Sendable {
 
     /// The token from the request headers (Envoy lower-cases header names). Works on the
     /// header's bytes: this runs on every request.
-    public func token(from headers: [String: String]) -> String? { token(fromHeader: headers[rules.header]) }
-
     /// The token from the value of the identity header (`rules.header`), if any.
     public func token(fromHeader raw: String?) -> String? {
         guard let raw else { return nil }

@@ -79,7 +79,17 @@ public struct PostgresAuditLog {
         /// The spool's line: `decision_id TAB time_us TAB agent_id TAB record` (a JSON record
         /// has no raw tabs or newlines; ids have none either).
         public var spoolLine: String {
-            decisionID + "\t" + String(timeMicros) + "\t" + (agentID ?? "") + "\t" + record
+            let time = String(timeMicros), agent = agentID ?? ""
+            var line = ""
+            line.reserveCapacity(decisionID.utf8.count + time.utf8.count + agent.utf8.count + record.utf8.count + 3)
+            line += decisionID
+            line += "\t"
+            line += time
+            line += "\t"
+            line += agent
+            line += "\t"
+            line += record
+            return line
         }
 
         public init?(spoolLine line: String) {

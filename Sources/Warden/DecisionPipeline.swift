@@ -147,11 +147,10 @@ public final class DecisionPipeline: Sendable {
             trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
             trail.failure = failure
             trail.reasons = [.string(failure)]
+            trail.kind = "error"
             if shadowEverything {
-                trail.kind = "error"
                 response = wouldBlock(&trail, source: "warden", decisionID: decisionID)
             } else {
-                trail.kind = "error"
                 trail.httpStatus = 500
                 response = EnvoyDecision.policyFailure(decisionID: decisionID)
             }
@@ -342,7 +341,7 @@ public final class DecisionPipeline: Sendable {
         int("http_status", trail.httpStatus)
         if audit.includeInput, let input {
             w.field("input")
-            w.write(input, omitting: (audit.mask + policyMask(input, trail.policy?.policy)).map { $0[...] })
+            w.write(input, omitting: (audit.mask + policyMask(input, trail.policy)).map { $0[...] })
         }
         string("jti", trail.admitted?.token.jti)
         string("method", http?.method)
@@ -370,11 +369,11 @@ public final class DecisionPipeline: Sendable {
     /// What the policy asks to mask, as OPA's `system.log.mask`: a set of JSON pointers
     /// (`/input/…`), evaluated with `{"input": <the input>}`. A mask rule that fails masks
     /// the whole input rather than risk logging a secret.
-    func policyMask(_ input: Value, _ policy: CompiledPolicy?) -> [[String]] {
-        guard let policy, policy.hasDocument(DecisionPipeline.maskPath) else { return [] }
+    func policyMask(_ input: Value, _ loaded: PolicyStore.Loaded?) -> [[String]] {
+        guard let loaded, loaded.definesLogMask else { return [] }
         let result: Value?
         do {
-            result = try policy.evaluate(path: DecisionPipeline.maskPath, input: .object(RegoObject(fields: ["input": input])), options: evalOptions)
+            result = try loaded.policy.evaluate(path: PolicyStore.Loaded.logMaskPath, input: .object(RegoObject(fields: ["input": input])), options: evalOptions)
         } catch {
             log.warn("system.log.mask failed; the input is left out of the decision log", ["error": .string("\(error)")])
             return [["attributes"], ["parsed_body"], ["parsed_query"], ["parsed_path"], ["agent"]]
@@ -387,8 +386,6 @@ public final class DecisionPipeline: Sendable {
         }
         return items.compactMap { if case .string(let p) = $0 { return DecisionPipeline.pointer(p) } else { return nil } }
     }
-
-    static let maskPath = ["system", "log", "mask"]
 
     /// W3C `traceparent`: `00-<32 hex trace id>-<16 hex span>-<flags>`.
     static func traceID(_ header: String) -> String? {

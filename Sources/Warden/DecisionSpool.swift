@@ -95,12 +95,21 @@ public final class DecisionSpool: Sendable {
     /// bound or the write failed: the caller then applies `audit.on_spool_full`.
     public func append(_ record: String) -> Bool {
         if backlog.load(ordering: .relaxed) >= maxBytes { return false }
-        var line = record
-        line.append("\n")
-        let count = line.utf8.count
+        var record = record
+        let count = record.utf8.count + 1
         let ok = writer.withLock { w -> Bool in
             if w.offset > 0 && w.offset + Int64(count) > segmentBytes { rotate(&w) }
-            let written = line.withUTF8 { bytes in write(w.fd, bytes.baseAddress, bytes.count) }
+            // The record and its newline in one writev(2): one append, no copy of the record.
+            let written = record.withUTF8 { bytes -> Int in
+                var newline = UInt8(ascii: "\n")
+                return withUnsafeMutablePointer(to: &newline) { nl -> Int in
+                    withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { parts -> Int in
+                        parts[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+                        parts[1] = iovec(iov_base: UnsafeMutableRawPointer(nl), iov_len: 1)
+                        return writev(w.fd, parts.baseAddress, 2)
+                    }
+                }
+            }
             guard written == count else {
                 // A short write leaves a fragment; the next record starts a new segment.
                 if written > 0 { rotate(&w) }

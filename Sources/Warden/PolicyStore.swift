@@ -11,6 +11,18 @@ public final class PolicyStore: Sendable {
         public let revision: String
         /// The policy sources, to quote lines in error reports.
         public let sources: [String: Source]
+        /// Whether the policy defines OPA's `system.log.mask` (looked up once, not per Check).
+        public let definesLogMask: Bool
+
+        init(policy: CompiledPolicy, revision: String, sources: [String: Source]) {
+            self.policy = policy
+            self.revision = revision
+            self.sources = sources
+            self.definesLogMask = policy.hasDocument(Loaded.logMaskPath)
+        }
+
+        /// OPA's decision-log mask rule.
+        static let logMaskPath = ["system", "log", "mask"]
     }
 
     private let current: Mutex<Loaded>

@@ -123,7 +123,7 @@ extension Value: Comparable, Hashable {
     /// Byte-wise UTF-8 order, as Go compares strings. Object lookups, sorting and set
     /// membership all come here, so it compares the bytes in place.
     @inline(__always)
-    public static func compareStrings(_ x: String, _ y: String) -> Int {
+    static func compareStrings(_ x: String, _ y: String) -> Int {
         let inPlace = x.utf8.withContiguousStorageIfAvailable { a in
             y.utf8.withContiguousStorageIfAvailable { b in compareBytes(a, b) }
         }
@@ -146,7 +146,7 @@ extension Value: Comparable, Hashable {
 
     /// `x` before `y` in byte-wise UTF-8 order.
     @inline(__always)
-    public static func utf8Precedes(_ x: String, _ y: String) -> Bool { compareStrings(x, y) < 0 }
+    static func utf8Precedes(_ x: String, _ y: String) -> Bool { compareStrings(x, y) < 0 }
 
     public static func < (a: Value, b: Value) -> Bool { compare(a, b) < 0 }
 

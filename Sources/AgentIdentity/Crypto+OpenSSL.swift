@@ -34,6 +34,20 @@ public enum Digest: Sendable {
         return Array(out.prefix(Int(len)))
     }
 
+    /// The digest of `first` followed by `second`, without joining them.
+    public func hash(_ first: [UInt8], _ second: ArraySlice<UInt8>) -> [UInt8] {
+        guard let ctx = EVP_MD_CTX_new() else { preconditionFailure("EVP_MD_CTX_new failed") }
+        defer { EVP_MD_CTX_free(ctx) }
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var len: UInt32 = 0
+        let ok = EVP_DigestInit_ex(ctx, evp, nil) == 1
+            && first.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) } == 1
+            && second.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) } == 1
+            && EVP_DigestFinal_ex(ctx, &out, &len) == 1
+        precondition(ok, "EVP digest failed")
+        return Array(out.prefix(Int(len)))
+    }
+
     public func hmac(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var len: UInt32 = 0

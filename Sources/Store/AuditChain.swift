@@ -9,7 +9,12 @@ public enum AuditChain {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
     public static func hash(previous: [UInt8], record: String) -> [UInt8] {
-        Digest.sha256.hash(previous + Array(record.utf8))
+        hash(previous: previous, record: ArraySlice(record.utf8))
+    }
+
+    /// The same over a record's UTF-8 bytes, as the shipper reads them from the spool.
+    public static func hash(previous: [UInt8], record: ArraySlice<UInt8>) -> [UInt8] {
+        Digest.sha256.hash(previous, record)
     }
 
     /// What a checkpoint signature covers.

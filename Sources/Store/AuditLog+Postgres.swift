@@ -91,22 +91,25 @@ public struct PostgresAuditLog {
             line += record
             return line
         }
-
-        public init?(spoolLine line: String) {
-            let parts = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
-            guard parts.count == 4, let t = Int64(parts[1]) else { return nil }
-            self.init(decisionID: String(parts[0]), timeMicros: t, agentID: parts[2].isEmpty ? nil : String(parts[2]), record: String(parts[3]))
-        }
     }
 
-    /// Appends `entries` (in spool order) to the chain and moves this Warden's spool
-    /// position to `upTo`, atomically; signs a checkpoint when one is due.
-    /// Returns the last seq written.
+    /// What one `append` did.
+    public struct Appended: Sendable {
+        /// The last seq of the chain.
+        public let lastSeq: Int64
+        public let rows: Int
+        /// Indices of the lines that were not decision records (damaged): not shipped.
+        public let skipped: [Int]
+    }
+
+    /// Appends spool lines (`Entry.spoolLine`, in spool order) to the chain with one COPY
+    /// and moves this Warden's spool position to `upTo`, atomically; signs a checkpoint
+    /// when one is due.
     @discardableResult
-    public func append(_ entries: [Entry], upTo position: SpoolPosition, signer: Signer, checkpoints: CheckpointPolicy,
-                       now: Int64) throws(StoreError) -> Int64 {
+    public func append(spoolLines lines: [ArraySlice<UInt8>], upTo position: SpoolPosition, signer: Signer,
+                       checkpoints: CheckpointPolicy, now: Int64) throws(StoreError) -> Appended {
         do {
-            return try db.transaction { () throws(StoreError) -> Int64 in
+            return try db.transaction { () throws(StoreError) -> Appended in
                 guard let head = try db.execute("""
                     SELECT seq, encode(row_hash, 'hex') AS row_hash, checkpoint_seq,
                            floor(extract(epoch FROM checkpoint_at))::bigint AS checkpoint_at
@@ -117,28 +120,12 @@ public struct PostgresAuditLog {
                 }
                 let checkpointSeq = head["checkpoint_seq"].flatMap { Int64($0) } ?? 0
                 let checkpointAt = head["checkpoint_at"].flatMap { Int64($0) } ?? 0
-                var rows: [[String?]] = []
-                rows.reserveCapacity(entries.count)
-                for e in entries {
-                    seq += 1
-                    let prev = hash
-                    hash = AuditChain.hash(previous: prev, record: e.record)
-                    rows.append([String(seq), e.decisionID, String(e.timeMicros), e.agentID, e.record,
-                                 "\\x" + Hex.encode(prev), "\\x" + Hex.encode(hash)])
-                }
-                // Bind parameters are limited to 65,535 per statement: 7 per row.
-                var start = 0
-                while start < rows.count {
-                    let chunk = Array(rows[start..<min(start + 5_000, rows.count)])
-                    try db.execute("""
-                        INSERT INTO warden_decisions (seq, decision_id, time, agent_id, record, prev_hash, row_hash)
-                        SELECT v.seq, v.decision_id, to_timestamp(v.time_us::double precision / 1000000), v.agent_id, v.record,
-                               v.prev_hash, v.row_hash
-                        FROM (VALUES \(values: chunk, casts: ["bigint", "uuid", "bigint", "text", "text", "bytea", "bytea"]))
-                             AS v(seq, decision_id, time_us, agent_id, record, prev_hash, row_hash)
-                        """)
-                    start += chunk.count
-                }
+                var rows = ChainedCopyRows(after: seq, hash: hash, capacity: lines.reduce(0) { $0 + $1.count + $1.count / 16 + 256 })
+                var skipped: [Int] = []
+                for (i, line) in lines.enumerated() where !rows.add(spoolLine: line) { skipped.append(i) }
+                if rows.count > 0 { try db.copyIn(ChainedCopyRows.statement, rows.text) }
+                seq = rows.seq
+                hash = rows.hash
                 var newCheckpointSeq = checkpointSeq, newCheckpointAt = checkpointAt
                 if seq > checkpointSeq && (seq - checkpointSeq >= checkpoints.everyRows || now - checkpointAt >= checkpoints.everySeconds) {
                     let signature: [UInt8]
@@ -161,7 +148,7 @@ public struct PostgresAuditLog {
                     INSERT INTO warden_audit_spool_progress (warden, segment, "offset") VALUES (\(signer.warden), \(position.segment), \(position.offset))
                     ON CONFLICT (warden) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset", updated_at = now()
                     """)
-                return seq
+                return Appended(lastSeq: seq, rows: rows.count, skipped: skipped)
             }
         } catch let e as StoreError {
             throw e
@@ -216,7 +203,9 @@ public struct PostgresAuditLog {
             let rows = try db.execute("""
                 SELECT seq, record, encode(prev_hash, 'hex') AS prev_hash, encode(row_hash, 'hex') AS row_hash,
                        (decision_id = (j.doc ->> 'decision_id')::uuid
-                        AND time = to_timestamp((j.doc ->> 'time_us')::double precision / 1000000)
+                        AND (time = timestamptz 'epoch' + (j.doc ->> 'time_us')::bigint * interval '1 microsecond'
+                             -- rows shipped before Warden used COPY went through a double
+                             OR time = to_timestamp((j.doc ->> 'time_us')::double precision / 1000000))
                         AND agent_id IS NOT DISTINCT FROM j.doc ->> 'agent_id') AS consistent
                 FROM warden_decisions d CROSS JOIN LATERAL (SELECT d.record::jsonb AS doc) j
                 WHERE seq > \(cursor) ORDER BY seq LIMIT 5000

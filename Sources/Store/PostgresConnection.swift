@@ -77,14 +77,7 @@ public final class PostgresConnection {
         }
         guard let result else { throw StoreError("PostgreSQL: \(PostgresConnection.errorText(conn))") }
         defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-            break
-        default:
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
-            throw StoreError(message.trimmingTrailingNewlines(), sqlState: state)
-        }
+        if let error = PostgresConnection.failure(result) { throw error }
         let nFields = Int(PQnfields(result)), nRows = Int(PQntuples(result))
         let columns = (0..<nFields).map { String(cString: PQfname(result, Int32($0))) }
         var rows: [QueryResult.Row] = []
@@ -103,6 +96,52 @@ public final class PostgresConnection {
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
         return QueryResult(columns: columns, rows: rows, affected: affected)
+    }
+
+    /// `COPY table (columns) FROM STDIN` with `data` in COPY's text format (rows end in a
+    /// newline, columns are tab-separated, `\N` is NULL). Returns the rows copied. The table
+    /// and columns are Warden's own, never user input: `statement` is a static string.
+    @discardableResult
+    public func copyIn(_ statement: StaticString, _ data: [UInt8]) throws(StoreError) -> Int {
+        guard let started = PQexec(conn, statement.description) else { throw StoreError("PostgreSQL: \(PostgresConnection.errorText(conn))") }
+        defer { PQclear(started) }
+        guard PQresultStatus(started) == PGRES_COPY_IN else {
+            throw PostgresConnection.failure(started) ?? StoreError("COPY did not start")
+        }
+        // Blocking connection: each call sends or fails; PostgreSQL takes chunks of any size.
+        var sent = Int32(1)
+        data.withUnsafeBufferPointer { bytes in
+            var offset = 0
+            while sent == 1 && offset < bytes.count {
+                let n = min(1 << 20, bytes.count - offset)
+                sent = (bytes.baseAddress! + offset).withMemoryRebound(to: CChar.self, capacity: n) { PQputCopyData(conn, $0, Int32(n)) }
+                offset += n
+            }
+        }
+        let ended = sent == 1 ? PQputCopyEnd(conn, nil) : PQputCopyEnd(conn, "the client could not send the data")
+        guard ended == 1 else { throw StoreError("COPY could not finish: \(PostgresConnection.errorText(conn))") }
+        // The COPY's result, then nil.
+        var outcome: Result<Int, StoreError> = .failure(StoreError("COPY returned no result"))
+        while let result = PQgetResult(conn) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                outcome = .success(Int(String(cString: PQcmdTuples(result))) ?? 0)
+            } else {
+                outcome = .failure(PostgresConnection.failure(result) ?? StoreError("COPY failed: \(PostgresConnection.errorText(conn))"))
+            }
+            PQclear(result)
+        }
+        return try outcome.get()
+    }
+
+    /// The error a finished command's result carries, with its SQLSTATE; nil when it succeeded.
+    static func failure(_ result: OpaquePointer) -> StoreError? {
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK: return nil
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
+            return StoreError(message.trimmingTrailingNewlines(), sqlState: state)
+        }
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.

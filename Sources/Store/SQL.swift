@@ -43,19 +43,6 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
             precondition(fragment.binds.isEmpty, "an SQL fragment with bind parameters cannot be spliced")
             text += fragment.text
         }
-        /// Rows for `INSERT … VALUES`: `($1, $2), ($3, $4)`, every cell a bind parameter.
-        /// `casts` names a type per column (`"bytea"`, `"jsonb"`) or "" for none.
-        public mutating func appendInterpolation(values rows: [[String?]], casts: [String]) {
-            for (r, row) in rows.enumerated() {
-                text += r == 0 ? "(" : ", ("
-                for (c, cell) in row.enumerated() {
-                    if c > 0 { text += ", " }
-                    bind(cell)
-                    if c < casts.count, !casts[c].isEmpty { text += "::" + casts[c] }
-                }
-                text += ")"
-            }
-        }
         /// A text array (`text[]`), in PostgreSQL's array literal syntax.
         public mutating func appendInterpolation(_ values: [String]) { bind(SQL.arrayLiteral(values)) }
     }

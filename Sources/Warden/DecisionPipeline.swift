@@ -90,6 +90,15 @@ public final class DecisionPipeline: Sendable {
         /// The policy that decided (nil when none ran): its revision goes in the record and
         /// its `system.log.mask` applies, even if a reload swaps the policy meanwhile.
         var policy: PolicyStore.Loaded?
+
+        /// The agent the decision log names: the admitted agent, or the subject of a refused
+        /// token when it has the shape of an agent id. A token of an unknown agent is
+        /// signed, not vetted: a subject with tabs or newlines must not shape a spool line.
+        var recordedAgentID: String? {
+            if let admitted { return admitted.record.id }
+            guard let claimed = refusal?.agentID, (try? AgentManifest.validateID(claimed)) != nil else { return nil }
+            return claimed
+        }
     }
 
     /// Serves `envoy.service.auth.v3.Authorization/Check`.
@@ -263,7 +272,7 @@ public final class DecisionPipeline: Sendable {
         if case .okResponse? = response.httpResponse { allowed = true } else { allowed = false }
         if let audit {
             let entry = PostgresAuditLog.Entry(decisionID: id, timeMicros: Int64(wallMicros),
-                                               agentID: trail.admitted?.record.id ?? trail.refusal?.agentID,
+                                               agentID: trail.recordedAgentID,
                                                record: auditRecord(id, wallMicros, total, request, input, trail, audit))
             if !audit.spool.append(entry.spoolLine) {
                 let fields: [String: Value] = ["decision_id": .string(id), "backlog_bytes": .int(audit.spool.backlogBytes)]
@@ -317,7 +326,7 @@ public final class DecisionPipeline: Sendable {
                      _ trail: Trail, _ audit: AuditSettings) -> String {
         var w = CompactJSONWriter(capacity: 2048)
         let http = request
-        let agentID = trail.admitted?.record.id ?? trail.refusal?.agentID
+        let agentID = trail.recordedAgentID
         func string(_ name: String, _ value: String?) {
             guard let value else { return }
             w.field(name)

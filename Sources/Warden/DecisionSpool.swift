@@ -136,10 +136,15 @@ public final class DecisionSpool: Sendable {
     // MARK: - Reading (the shipper)
 
     public struct Batch {
-        public let records: [String]
+        /// Each record's bytes, without its newline (slices of one buffer).
+        public let lines: [ArraySlice<UInt8>]
         /// The position after the last record read.
         public let end: Position
         public let bytes: Int
+
+        static func empty(at position: Position) -> Batch { Batch(lines: [], end: position, bytes: 0) }
+
+        public var records: [String] { lines.map { String(decoding: $0, as: UTF8.self) } }
     }
 
     /// Up to `maxRecords` complete records from `position` on; moves to the next segment
@@ -155,10 +160,10 @@ public final class DecisionSpool: Sendable {
                     pos = Position(segment: pos.segment + 1, offset: 0)
                     continue
                 }
-                return Batch(records: [], end: pos, bytes: 0)
+                return .empty(at: pos)
             }
             let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return Batch(records: [], end: pos, bytes: 0) }
+            guard fd >= 0 else { return .empty(at: pos) }
             defer { close(fd) }
             // Read `maxBytes`, or more when a single record is longer than that.
             var want = Int(min(Int64(maxBytes), size - pos.offset))
@@ -167,18 +172,21 @@ public final class DecisionSpool: Sendable {
             while true {
                 buffer = [UInt8](repeating: 0, count: want)
                 got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(pos.offset)) }
-                guard got > 0 else { return Batch(records: [], end: pos, bytes: 0) }
-                if buffer[..<got].contains(0x0A) || Int64(got) >= size - pos.offset { break }
+                guard got > 0 else { return .empty(at: pos) }
+                if Int64(got) >= size - pos.offset || buffer.withUnsafeBytes({ memchr($0.baseAddress!, 0x0A, got) != nil }) { break }
                 want = Int(min(Int64(want) * 2, size - pos.offset))
             }
-            var records: [String] = []
-            var start = 0
+            var lines: [ArraySlice<UInt8>] = []
             var consumed = 0
-            for i in 0..<got where buffer[i] == 0x0A {
-                if i > start { records.append(String(decoding: buffer[start..<i], as: UTF8.self)) }
-                start = i + 1
-                consumed = start
-                if records.count >= maxRecords { break }
+            buffer.withUnsafeBytes { b in
+                var start = 0
+                while lines.count < maxRecords, start < got,
+                      let nl = memchr(b.baseAddress! + start, 0x0A, got - start) {
+                    let end = b.baseAddress!.distance(to: UnsafeRawPointer(nl))
+                    if end > start { lines.append(buffer[start..<end]) }
+                    start = end + 1
+                    consumed = start
+                }
             }
             if consumed == 0 && pos.segment < writeSegment && Int64(got) == size - pos.offset {
                 // A fragment with no newline at the end of a finished segment: a write cut
@@ -186,7 +194,7 @@ public final class DecisionSpool: Sendable {
                 pos = Position(segment: pos.segment + 1, offset: 0)
                 continue
             }
-            return Batch(records: records, end: Position(segment: pos.segment, offset: pos.offset + Int64(consumed)), bytes: consumed)
+            return Batch(lines: lines, end: Position(segment: pos.segment, offset: pos.offset + Int64(consumed)), bytes: consumed)
         }
     }
 

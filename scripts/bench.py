@@ -151,6 +151,7 @@ def audit_bench(a, pg, body, spool_root):
             answered += h2load(on_port, body, a.audit_checks // 4)["succeeded"]
             lags.append(answered - (rows_in_log(pg) - start_rows))
         elapsed = time.time() - t0
+        full_rate = answered / elapsed
         shipped = rows_in_log(pg) - start_rows
         drained = time.time()
         while rows_in_log(pg) - start_rows < answered and time.time() - drained < 60:
@@ -179,8 +180,12 @@ def audit_bench(a, pg, body, spool_root):
     print("ratios (targets from issue 5):")
     print(f"  Check p99, audit on / off: {ratios[len(ratios) // 2]:.2f}x (median of 5 pairs, each {', '.join(f'{r:.2f}' for r in ratios)}; "
           f"target <= 1.1)")
-    print(f"  backlog at full rate: {'flat' if lags[-1] <= max(lags[0], 1) * 1.5 else 'growing'} "
-          f"({lags[0]} → {lags[-1]} rows behind; target: no growing backlog)")
+    # The table trails by up to a shipment window (100 ms of records, plus the transaction)
+    # by design: a backlog grows when the lag rises quarter after quarter beyond that.
+    window = int(full_rate * 0.25)
+    growing = all(b > a for a, b in zip(lags, lags[1:])) and lags[-1] > window
+    print(f"  backlog at full rate: {'growing' if growing else 'flat'} "
+          f"(lag {', '.join(str(x) for x in lags)} rows; a shipment window is ~{window} rows; target: no growing backlog)")
     print(f"  Check p99 with PostgreSQL paused / normal: {frozen['p99'] / normal['p99']:.2f}x (target <= 1.2)")
 
 

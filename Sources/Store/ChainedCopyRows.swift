@@ -98,20 +98,15 @@ struct ChainedCopyRows {
     /// seconds as a double is not.
     private mutating func appendTimestamp(micros: Int64) {
         let c = CivilTime(unixMicros: micros)
-        appendDecimal(c.year, width: 4)
-        text.append(UInt8(ascii: "-"))
-        appendDecimal(c.month, width: 2)
-        text.append(UInt8(ascii: "-"))
-        appendDecimal(c.day, width: 2)
-        text.append(UInt8(ascii: " "))
-        appendDecimal(c.hour, width: 2)
-        text.append(UInt8(ascii: ":"))
-        appendDecimal(c.minute, width: 2)
-        text.append(UInt8(ascii: ":"))
-        appendDecimal(c.second, width: 2)
-        text.append(UInt8(ascii: "."))
-        appendDecimal(c.microsecond, width: 6)
-        text += Array("+00".utf8)
+        let fields: [(value: Int64, width: Int, then: Unicode.Scalar)] = [
+            (c.year, 4, "-"), (c.month, 2, "-"), (c.day, 2, " "), (c.hour, 2, ":"), (c.minute, 2, ":"), (c.second, 2, "."),
+            (c.microsecond, 6, "+"),
+        ]
+        for field in fields {
+            appendDecimal(field.value, width: field.width)
+            text.append(UInt8(ascii: field.then))
+        }
+        text += [UInt8(ascii: "0"), UInt8(ascii: "0")]
     }
 }
 

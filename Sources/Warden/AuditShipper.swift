@@ -102,6 +102,9 @@ public final class AuditShipper: Sendable {
                         try PostgresAuditLog(conn).append(spoolLines: [], upTo: batch.end, signer: signer, checkpoints: checkpoints, now: now)
                         lastAppend = Date()
                     }
+                    // Nothing complete to ship, whatever the backlog says (a fragment of a
+                    // write cut short stays counted): wait rather than spin.
+                    usleep(AuditShipper.pollMicros)
                     continue
                 }
                 let appended = try PostgresAuditLog(conn).append(spoolLines: batch.lines, upTo: batch.end, signer: signer,

@@ -102,17 +102,21 @@ let package = Package(
             dependencies: ["GRPCRuntime", "EnvoyProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Benchmarks/AllowServer"),
 
+        .target(
+            name: "BenchSupport",
+            dependencies: ["AgentIdentity", "Rego"],
+            path: "Benchmarks/BenchSupport"),
         .executableTarget(
             name: "bench-identity",
-            dependencies: ["AgentIdentity", "EnvoyProto", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["BenchSupport", "AgentIdentity", "EnvoyProto", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Benchmarks/IdentityBench"),
         .executableTarget(
             name: "bench-check",
-            dependencies: ["AgentIdentity", "EnvoyProto", "ExtAuthz", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["BenchSupport", "AgentIdentity", "EnvoyProto", "ExtAuthz", "Rego", "Warden", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Benchmarks/CheckBench"),
         .executableTarget(
             name: "bench-rego",
-            dependencies: ["Rego", "Warden"],
+            dependencies: ["BenchSupport", "Rego", "Warden"],
             path: "Benchmarks/RegoBench"),
 
         // MARK: - Tests

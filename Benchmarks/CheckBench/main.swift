@@ -7,6 +7,7 @@
 // the whole pipeline in a loop, for perf). Prints one JSON object of p50/p99 microseconds.
 // BENCH_DUMP_INPUT=1 prints the input document instead (for bench-rego).
 import AgentIdentity
+import BenchSupport
 import EnvoyProto
 import ExtAuthz
 import Foundation
@@ -26,22 +27,10 @@ guard args.count >= 2 else {
 let iterations = args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000
 let profileOnly = args.count > 3 && args[3] == "profile"
 
-func nowNs() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
-
-let now = Int64(Date().timeIntervalSince1970)
-let key = try PrivateKey.generateEd25519()
-let signing = SigningKey(kid: "bench", algorithm: .eddsa, material: .publicKey(try key.publicKey()), source: "bench")
-let agentID = "agent/code-review-bot@team-platform"
-let agent = AgentRecord(id: agentID, owner: .init(name: "Platform", contact: "platform@example.com"), team: "team-platform",
-                        purpose: "benchmarks", tier: 2, environments: ["dev"], tools: ["search", "repos"], expiresAt: now + 86_400)
-let token = try TokenMinter.mint(claims: RegoObject(fields: [
-    "iss": .string("warden"), "aud": .string("warden"), "sub": .string(agentID), "owner": .string("platform@example.com"),
-    "iat": .int(Int(now)), "nbf": .int(Int(now)), "exp": .int(Int(now) + 3000), "jti": .string("jti-1"),
-]), key: key, kid: "bench")
+let bench = try BenchAgent(id: "agent/code-review-bot@team-platform", ownerName: "Platform", contact: "platform@example.com",
+                           team: "team-platform", tools: ["search", "repos"])
+let now = bench.now, signing = bench.signing, agent = bench.record
+let token = try bench.token(jti: "jti-1")
 
 let store = PolicyStore(try PolicyStore.load(bundles: [args[1]], paths: []))
 var config = WardenConfig()

@@ -9,6 +9,7 @@
 // Prints one JSON object. Usage: bench-identity [ITERATIONS] | bench-identity cold SECONDS
 // (`cold`: only the cold verifications, for pairing with `openssl speed` round by round).
 import AgentIdentity
+import BenchSupport
 import EnvoyProto
 import Foundation
 import Rego
@@ -21,25 +22,11 @@ import Glibc
 let coldOnly = CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "cold"
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
 
-func nowNs() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
+let bench = try BenchAgent(id: "agent/bench-bot@team-bench", ownerName: "Bench", contact: "bench@example.com",
+                           team: "team-bench", tools: ["search"])
+let now = bench.now, signing = bench.signing, agent = bench.record
 
-let now = Int64(Date().timeIntervalSince1970)
-let key = try PrivateKey.generateEd25519()
-let signing = SigningKey(kid: "bench", algorithm: .eddsa, material: .publicKey(try key.publicKey()), source: "bench")
-let agentID = "agent/bench-bot@team-bench"
-let agent = AgentRecord(id: agentID, owner: .init(name: "Bench", contact: "bench@example.com"), team: "team-bench",
-                        purpose: "benchmarks", tier: 2, environments: ["dev"], tools: ["search"], expiresAt: now + 86_400)
-
-func token(_ jti: Int) throws -> String {
-    try TokenMinter.mint(claims: RegoObject(fields: [
-        "iss": .string("warden"), "aud": .string("warden"), "sub": .string(agentID), "owner": .string("bench@example.com"),
-        "iat": .int(Int(now)), "nbf": .int(Int(now)), "exp": .int(Int(now) + 3000), "jti": .string("jti-\(jti)"),
-    ]), key: key, kid: "bench")
-}
+@MainActor func token(_ jti: Int) throws -> String { try bench.token(jti: "jti-\(jti)") }
 
 // MARK: - Cold verifications only
 
@@ -165,7 +152,7 @@ let first = Array(tokens[0].utf8)
 let dot = first.lastIndex(of: UInt8(ascii: "."))!
 let message = Array(first[..<dot])
 let signature = Base64.decode(String(decoding: first[(dot + 1)...], as: UTF8.self), url: true, requirePadding: false)!
-let publicKey = try key.publicKey()
+let publicKey = try bench.key.publicKey()
 let t1 = nowNs()
 for _ in 0..<coldCount { _ = publicKey.verify(.eddsa, message: message, signature: signature) }
 let rawSeconds = Double(nowNs() - t1) / 1e9

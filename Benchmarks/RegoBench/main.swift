@@ -1,5 +1,6 @@
 // `make bench-rego`: prepares a policy once and evaluates it many times, printing the
 // per-evaluation p50/p99. Usage: bench-rego BUNDLE_DIR INPUT.json DECISION_PATH [ITERATIONS]
+import BenchSupport
 import Foundation
 import Rego
 import Warden
@@ -17,12 +18,6 @@ let iterations = args.count > 4 ? Int(args[4]) ?? 20000 : 20000
 let loaded = try PolicyStore.load(bundles: [args[1]], paths: [])
 let input = try Value.parseJSON(String(decoding: FileManager.default.contents(atPath: args[2])!, as: UTF8.self))
 let path = args[3].split(separator: "/").map(String.init)
-
-func nowNs() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
 
 guard let first = try loaded.policy.evaluate(path: path, input: input) else {
     print("the decision \(args[3]) is undefined for this input")

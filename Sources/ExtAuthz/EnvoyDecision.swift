@@ -155,11 +155,12 @@ public enum EnvoyDecision {
 
     // MARK: - CheckResponse
 
-    /// The response Envoy acts on. Every response carries the decision id: in the dynamic
-    /// metadata, and as `x-warden-decision-id` to the client.
+    /// The response Envoy acts on, as the generated message. Every response carries the
+    /// decision id: in the dynamic metadata, and as `x-warden-decision-id` to the client.
+    /// The serve path writes the same message with `responseBytes` (CheckResponseWriter.swift).
     public static func checkResponse(_ d: Decision, decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
         var resp = Envoy_Service_Auth_V3_CheckResponse()
-        let idHeader = ("x-warden-decision-id", decisionID)
+        let idHeader = (decisionIDHeader, decisionID)
         if d.allowed {
             resp.status.code = 0
             var ok = Envoy_Service_Auth_V3_OkHttpResponse()
@@ -220,10 +221,10 @@ public enum EnvoyDecision {
         return out
     }
 
-    /// Warden's own denials share one shape: a status and a JSON body with `error`,
+    /// Warden's own denials (decided by Warden, not by a policy) share one shape: a status and a JSON body with `error`,
     /// `reason`, the decision id and, where there is one, what to do `next`.
     static func jsonDenial(status: Int, _ body: [String: Value], decisionID: String, headers: [(String, String)] = [],
-                           metadata: RegoObject? = nil) -> Envoy_Service_Auth_V3_CheckResponse {
+                           metadata: RegoObject? = nil) -> Decision {
         var d = Decision(allowed: false)
         d.httpStatus = status
         d.headers = [("content-type", "application/json")] + headers
@@ -231,11 +232,11 @@ public enum EnvoyDecision {
         body["decision_id"] = .string(decisionID)
         d.body = Value.object(RegoObject(fields: body)).jsonString()
         d.dynamicMetadata = metadata
-        return checkResponse(d, decisionID: decisionID)
+        return d
     }
 
     /// The denial for a request Warden could not read: 400, with the reason.
-    public static func badRequest(_ reason: String, decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+    public static func badRequest(_ reason: String, decisionID: String) -> Decision {
         jsonDenial(status: 400, ["error": .string("bad_request"), "reason": .string(reason)], decisionID: decisionID)
     }
 
@@ -243,7 +244,7 @@ public enum EnvoyDecision {
     /// that may not act): the status, and a JSON body that says what was refused, why, and
     /// what to do next. A 401 carries `WWW-Authenticate` as RFC 6750 asks.
     public static func identityRefusal(code: String, status: Int, reason: String, next: String, agentID: String?,
-                                       decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+                                       decisionID: String) -> Decision {
         var body: [String: Value] = [
             "error": .string(code), "refused": .string(status == 401 ? "the agent's token" : "the agent"),
             "reason": .string(reason), "next": .string(next),
@@ -256,7 +257,7 @@ public enum EnvoyDecision {
 
     /// The denial when a decision cannot be recorded (`audit.on_spool_full: deny`): Warden
     /// refuses to act unrecorded.
-    public static func auditUnavailable(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+    public static func auditUnavailable(decisionID: String) -> Decision {
         jsonDenial(status: 503, [
             "error": .string("audit_unavailable"),
             "reason": .string("Warden cannot record this decision right now (its decision spool is full or unwritable), and does not act unrecorded"),
@@ -266,7 +267,7 @@ public enum EnvoyDecision {
 
     /// The denial when the policy failed or answered something unusable: fail closed. The
     /// cause goes to Warden's log, not to the client.
-    public static func policyFailure(decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+    public static func policyFailure(decisionID: String) -> Decision {
         jsonDenial(status: 500, [
             "error": .string("policy_error"),
             "reason": .string("the authorization policy could not decide; the request is denied"),

@@ -1,7 +1,7 @@
 public import AgentIdentity
 public import EnvoyProto
 import Rego
-import ExtAuthz
+public import ExtAuthz
 import Foundation
 public import GRPCRuntime
 import Store
@@ -68,11 +68,17 @@ public final class DecisionPipeline: Sendable {
 
     /// The outcome of one Check, for the response and the log.
     public struct Outcome: Sendable {
-        public let response: Envoy_Service_Auth_V3_CheckResponse
+        /// What Envoy is told: the policy's decision, or Warden's own denial.
+        public let answer: Decision
         public let decisionID: String
-        public let allowed: Bool
         public let evalMicros: Int
         public let failure: String?
+
+        public var allowed: Bool { answer.allowed }
+
+        /// The CheckResponse as the generated message; the serve path writes the same
+        /// message straight to bytes (`EnvoyDecision.responseBytes`).
+        public var response: Envoy_Service_Auth_V3_CheckResponse { EnvoyDecision.checkResponse(answer, decisionID: decisionID) }
     }
 
     /// What the decision log records of one Check, filled in as the Check proceeds.
@@ -104,11 +110,7 @@ public final class DecisionPipeline: Sendable {
     /// Serves `envoy.service.auth.v3.Authorization/Check`.
     public func handleCheck(_ bytes: [UInt8]) -> UnaryResponse {
         let outcome = check(bytes)
-        do {
-            return .ok(try outcome.response.serializedBytes())
-        } catch {
-            return .error(.internal, "cannot encode the CheckResponse: \(error)")
-        }
+        return .ok(EnvoyDecision.responseBytes(outcome.answer, decisionID: outcome.decisionID))
     }
 
     public func check(_ bytes: [UInt8]) -> Outcome {
@@ -138,9 +140,9 @@ public final class DecisionPipeline: Sendable {
                     return finish(wouldBlock(&trail, source: "warden", decisionID: decisionID), decisionID, start, wallMicros, request, nil, &trail)
                 }
                 trail.httpStatus = r.httpStatus
-                let response = EnvoyDecision.identityRefusal(code: r.code, status: r.httpStatus, reason: r.reason, next: r.next,
+                let answer = EnvoyDecision.identityRefusal(code: r.code, status: r.httpStatus, reason: r.reason, next: r.next,
                                                              agentID: r.agentID, decisionID: decisionID)
-                return finish(response, decisionID, start, wallMicros, request, nil, &trail)
+                return finish(answer, decisionID, start, wallMicros, request, nil, &trail)
             case .admitted(let admitted):
                 agent = admitted.agent
                 trail.admitted = admitted
@@ -150,7 +152,7 @@ public final class DecisionPipeline: Sendable {
         let loaded = store.loaded
         trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
-        let response: Envoy_Service_Auth_V3_CheckResponse
+        let answer: Decision
         switch evaluate(loaded.policy, input) {
         case .failure(let failure):
             trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
@@ -158,10 +160,10 @@ public final class DecisionPipeline: Sendable {
             trail.reasons = [.string(failure)]
             trail.kind = "error"
             if shadowEverything {
-                response = wouldBlock(&trail, source: "warden", decisionID: decisionID)
+                answer = wouldBlock(&trail, source: "warden", decisionID: decisionID)
             } else {
                 trail.httpStatus = 500
-                response = EnvoyDecision.policyFailure(decisionID: decisionID)
+                answer = EnvoyDecision.policyFailure(decisionID: decisionID)
             }
         case .success(let decision):
             trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
@@ -169,20 +171,20 @@ public final class DecisionPipeline: Sendable {
             trail.reasons = decision.reasons.map(DecisionPipeline.reasonValue)
             if decision.allowed {
                 trail.kind = "allow"
-                response = EnvoyDecision.checkResponse(decision, decisionID: decisionID)
+                answer = decision
             } else {
                 let inShadow = decision.reasons.filter { r in r.rule.map(isShadowRule) ?? false }
                 if !decision.reasons.isEmpty && inShadow.count == decision.reasons.count {
-                    response = wouldBlock(&trail, source: "rule", decisionID: decisionID)
+                    answer = wouldBlock(&trail, source: "rule", decisionID: decisionID)
                 } else if shadowEverything {
-                    response = wouldBlock(&trail, source: "warden", decisionID: decisionID)
+                    answer = wouldBlock(&trail, source: "warden", decisionID: decisionID)
                 } else {
                     trail.kind = "deny"
                     trail.httpStatus = decision.httpStatus ?? 403
                     if !inShadow.isEmpty {
                         trail.shadow.append(shadowEntry(source: "rule", kind: "would_block", reasons: inShadow.map(DecisionPipeline.reasonValue)))
                     }
-                    response = EnvoyDecision.checkResponse(decision, decisionID: decisionID)
+                    answer = decision
                 }
             }
         }
@@ -195,7 +197,7 @@ public final class DecisionPipeline: Sendable {
                                                 reasons: d.reasons.map(DecisionPipeline.reasonValue)))
             }
         }
-        return finish(response, decisionID, start, wallMicros, request, input, &trail)
+        return finish(answer, decisionID, start, wallMicros, request, input, &trail)
     }
 
     enum Evaluation {
@@ -218,11 +220,11 @@ public final class DecisionPipeline: Sendable {
     }
 
     /// A denial that is recorded and not enforced: Envoy lets the request through.
-    func wouldBlock(_ trail: inout Trail, source: String, decisionID: String) -> Envoy_Service_Auth_V3_CheckResponse {
+    func wouldBlock(_ trail: inout Trail, source: String, decisionID: String) -> Decision {
         if trail.kind != "error" { trail.kind = "would_block" }
         trail.enforced = false
         trail.shadow.append(shadowEntry(source: source, kind: "would_block", reasons: trail.reasons))
-        return EnvoyDecision.checkResponse(Decision(allowed: true), decisionID: decisionID)
+        return Decision(allowed: true)
     }
 
     func shadowEntry(source: String, kind: String, reasons: [Value]) -> Value {
@@ -264,12 +266,10 @@ public final class DecisionPipeline: Sendable {
 
     // MARK: - Recording
 
-    func finish(_ response: Envoy_Service_Auth_V3_CheckResponse, _ id: String, _ start: Int, _ wallMicros: Int,
+    func finish(_ answer: Decision, _ id: String, _ start: Int, _ wallMicros: Int,
                 _ request: ParsedCheck?, _ input: Value?, _ trail: inout Trail) -> Outcome {
-        var response = response
         let total = DecisionPipeline.monotonicMicros() - start
-        let allowed: Bool
-        if case .okResponse? = response.httpResponse { allowed = true } else { allowed = false }
+        let allowed = answer.allowed
         if let audit {
             let entry = PostgresAuditLog.Entry(decisionID: id, timeMicros: Int64(wallMicros),
                                                agentID: trail.recordedAgentID,
@@ -279,12 +279,12 @@ public final class DecisionPipeline: Sendable {
                 guard audit.denyWhenUnrecorded else {
                     // audit.on_spool_full: allow — the operator chose to act unrecorded; say so.
                     log.error("decision NOT recorded (the spool is full or unwritable); answered anyway (audit.on_spool_full: allow)", fields)
-                    return Outcome(response: response, decisionID: id, allowed: allowed, evalMicros: trail.evalMicros, failure: trail.failure)
+                    return Outcome(answer: answer, decisionID: id, evalMicros: trail.evalMicros, failure: trail.failure)
                 }
                 // Act recorded or not at all.
-                response = EnvoyDecision.auditUnavailable(decisionID: id)
                 log.error("decision denied: it could not be recorded (the spool is full or unwritable)", fields)
-                return Outcome(response: response, decisionID: id, allowed: false, evalMicros: trail.evalMicros, failure: "audit unavailable")
+                return Outcome(answer: EnvoyDecision.auditUnavailable(decisionID: id), decisionID: id, evalMicros: trail.evalMicros,
+                               failure: "audit unavailable")
             }
         }
         if logDecisions || trail.failure != nil {
@@ -298,7 +298,7 @@ public final class DecisionPipeline: Sendable {
                 fields["host"] = .string(http.host)
                 if !http.id.isEmpty { fields["request_id"] = .string(http.id) }
             }
-            if case .deniedResponse(let d)? = response.httpResponse { fields["http_status"] = .int(Int(d.status.code.rawValue)) }
+            if !allowed { fields["http_status"] = .int(answer.httpStatus ?? 403) }
             if let a = trail.admitted {
                 fields["agent"] = .string(a.record.id)
                 if let owner = a.record.owner { fields["owner"] = .string(owner.contact) }
@@ -316,7 +316,7 @@ public final class DecisionPipeline: Sendable {
                 log.info("decision", fields)
             }
         }
-        return Outcome(response: response, decisionID: id, allowed: allowed, evalMicros: trail.evalMicros, failure: trail.failure)
+        return Outcome(answer: answer, decisionID: id, evalMicros: trail.evalMicros, failure: trail.failure)
     }
 
     /// One decision-log row, as the JSON line that is spooled, shipped and hashed. Written

@@ -91,3 +91,59 @@ struct EnvoyDecisionTests {
         #expect(EnvoyInput.parsedQuery("a=1&a=2&b=x+y&c") == (try! Value.parseJSON(#"{"a":["1","2"],"b":["x y"],"c":[""]}"#)))
     }
 }
+
+/// The serve path writes CheckResponses itself (`EnvoyDecision.responseBytes`); the
+/// generated message (`EnvoyDecision.checkResponse`) is the reference it must agree with.
+struct CheckResponseWriterTests {
+    static let decisions: [(String, String)] = [
+        ("plain allow", "true"),
+        ("plain deny", "false"),
+        ("allow with every upstream change", """
+            {"allowed": true, "headers": {"x-agent": "bot", "x-multi": ["1", "2"]}, "request_headers_to_remove": ["authorization", "cookie"],
+             "response_headers_to_add": {"x-trace": "t"}, "query_parameters_to_set": {"v": "2", "empty": ""},
+             "query_parameters_to_remove": ["debug"], "dynamic_metadata": {"tier": 2}}
+            """),
+        ("deny with status, headers and body", """
+            {"allowed": false, "http_status": 429, "body": "slow down", "headers": {"retry-after": "5", "x-a": ["1", "2"]}}
+            """),
+        ("deny with an empty body and no status", #"{"allowed": false, "body": ""}"#),
+        ("metadata of every kind", """
+            {"allowed": true, "dynamic_metadata": {"n": null, "t": true, "f": false, "zero": 0, "pi": 3.25, "neg": -7, "big": 12345678901234,
+             "s": "", "u": "ünïcödé ✓", "list": [1, "two", [3], {"four": 4}], "nested": {"a": {"b": {"c": []}}}, "empty": {}}}
+            """),
+        ("a header value over 127 bytes", #"{"allowed": true, "headers": {"x-long": "\#(String(repeating: "v", count: 200))"}}"#),
+        ("a body over 16 KiB", #"{"allowed": false, "http_status": 403, "body": "\#(String(repeating: "b", count: 20_000))"}"#),
+    ]
+
+    @Test("the written bytes decode to the generated message", arguments: decisions)
+    func writtenBytesMatchTheGeneratedMessage(_ name: String, _ json: String) throws {
+        let d = try EnvoyDecision.decision(from: try Value.parseJSON(json))
+        let written = EnvoyDecision.responseBytes(d, decisionID: "0190b6c2-5d7e-7000-8000-000000000001")
+        let decoded = try Envoy_Service_Auth_V3_CheckResponse(serializedBytes: written)
+        #expect(decoded == EnvoyDecision.checkResponse(d, decisionID: "0190b6c2-5d7e-7000-8000-000000000001"), "\(name)")
+    }
+
+    @Test func setsAndNonStringKeysInMetadata() throws {
+        var d = Decision(allowed: true)
+        d.dynamicMetadata = RegoObject([(.string("set"), .set(RegoSet([.int(2), .int(1)]))), (.int(1), .string("one"))])
+        let decoded = try Envoy_Service_Auth_V3_CheckResponse(serializedBytes: EnvoyDecision.responseBytes(d, decisionID: "id"))
+        #expect(decoded == EnvoyDecision.checkResponse(d, decisionID: "id"))
+        #expect(decoded.dynamicMetadata.fields["1"]?.stringValue == "one")
+    }
+
+    @Test func wardensOwnDenials() throws {
+        let answers = [
+            EnvoyDecision.badRequest("attributes.request: truncated", decisionID: "id"),
+            EnvoyDecision.identityRefusal(code: "token_expired", status: 401, reason: "the token expired", next: "mint a new one",
+                                          agentID: "agent/x@t", decisionID: "id"),
+            EnvoyDecision.policyFailure(decisionID: "id"),
+            EnvoyDecision.auditUnavailable(decisionID: "id"),
+        ]
+        for d in answers {
+            let decoded = try Envoy_Service_Auth_V3_CheckResponse(serializedBytes: EnvoyDecision.responseBytes(d, decisionID: "id"))
+            #expect(decoded == EnvoyDecision.checkResponse(d, decisionID: "id"))
+            guard case .deniedResponse(let denied)? = decoded.httpResponse else { Issue.record("expected a denial"); continue }
+            #expect(denied.headers.contains { $0.header.key == "x-warden-decision-id" && $0.header.value == "id" })
+        }
+    }
+}

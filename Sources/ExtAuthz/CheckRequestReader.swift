@@ -149,11 +149,27 @@ struct WireReader {
     mutating func string(_ name: String) throws(CheckRequestDecodeError) -> String {
         let range = try lengthDelimited()
         let bytes = UnsafeRawBufferPointer(rebasing: base[range]).assumingMemoryBound(to: UInt8.self)
-        var ascii = true
-        for b in bytes where b >= 0x80 { ascii = false; break }
-        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        if WireReader.isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
         guard let s = String(validating: bytes, as: UTF8.self) else { throw failure("invalid UTF-8 in a string field", name) }
         return s
+    }
+
+    /// Whether every byte is below 0x80, eight at a time (headers and tokens are long).
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let start = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(start)
+        var i = 0
+        var high: UInt64 = 0
+        while i + 8 <= bytes.count {
+            high |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < bytes.count {
+            high |= UInt64(bytes[i])
+            i += 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
     }
 
     mutating func bytes() throws(CheckRequestDecodeError) -> [UInt8] {

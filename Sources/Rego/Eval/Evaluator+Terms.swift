@@ -54,7 +54,7 @@ extension Evaluator {
             }
             try k(.object(obj))
         case .call(let target, let args):
-            try evalArgs(args, 0, args.count, [], f) { vals in
+            try evalArgs(args, args.count, f) { vals in
                 if let r = try self.call(target, vals, t.location) { try k(r) }
             }
         case .template(let pieces):

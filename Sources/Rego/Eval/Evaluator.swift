@@ -238,7 +238,7 @@ final class Evaluator {
         let arity = self.arity(target) ?? args.count
         if args.count == arity + 1 {
             let output = args[arity]
-            try evalArgs(args, 0, arity, [], f) { vals in
+            try evalArgs(args, arity, f) { vals in
                 if case .builtin(let name) = target, let rel = self.policy.builtins[name]?.relation, self.state.mocks[name] == nil {
                     let results = try self.callBuiltin(name, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
                     guard case .array(let rs)? = results else { return }
@@ -249,7 +249,7 @@ final class Evaluator {
             }
             return
         }
-        try evalArgs(args, 0, args.count, [], f) { vals in
+        try evalArgs(args, args.count, f) { vals in
             if let r = try self.call(target, vals, loc), !r.isFalse { try k() }
         }
     }
@@ -279,44 +279,60 @@ final class Evaluator {
         }
     }
 
+    /// The first `n` arguments' values, in every combination their terms produce.
     @inline(never)
-    func evalArgs(_ args: [Term], _ i: Int, _ n: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
-        if i == 0, let simple = simpleArgs(args, n, f) { try k(simple); return }
-        if i == n { try k(acc); return }
-        // `x == input.xs[x]`: a bare variable that a later argument binds is read after it.
-        if case .local(let s, _) = args[i].kind, f.slots[s] == nil, i + 1 < n {
-            try evalArgs(args, i + 1, n, acc + [.null], f) { vals in
+    func evalArgs(_ args: [Term], _ n: Int, _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if let simple = simpleArgs(args, n, f) { try k(simple); return }
+        var buffer: [Value] = []
+        buffer.reserveCapacity(n)
+        try evalArgsInto(args, 0, n, &buffer, f, k)
+    }
+
+    /// Gathers argument values in one buffer that grows and shrinks with the backtracking.
+    @inline(never)
+    func evalArgsInto(_ args: [Term], _ i: Int, _ n: Int, _ buffer: inout [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if i == n { try k(buffer); return }
+        switch args[i].kind {
+        case .local(let s, _) where f.slots[s] == nil && i + 1 < n:
+            // `x == input.xs[x]`: a bare variable that a later argument binds is read after it.
+            buffer.append(.null)
+            defer { buffer.removeLast() }
+            try evalArgsInto(args, i + 1, n, &buffer, f) { vals in
                 guard let v = f.slots[s] else { throw RegoError(.unsafeVar, "var \(args[i].localName) is unsafe", at: args[i].location) }
                 var filled = vals
                 filled[i] = v
                 try k(filled)
             }
-            return
-        }
-        if case .value(let v) = args[i].kind {
-            var next = acc
-            next.append(v)
-            try evalArgs(args, i + 1, n, next, f, k)
-            return
-        }
-        try evalTerm(args[i], f) { v in
-            var next = acc
-            next.append(v)
-            try self.evalArgs(args, i + 1, n, next, f, k)
+        case .value(let v):
+            buffer.append(v)
+            defer { buffer.removeLast() }
+            try evalArgsInto(args, i + 1, n, &buffer, f, k)
+        default:
+            try evalTerm(args[i], f) { v in
+                buffer.append(v)
+                defer { buffer.removeLast() }
+                try self.evalArgsInto(args, i + 1, n, &buffer, f, k)
+            }
         }
     }
 
-    /// Arguments that are constants or bound variables, gathered without backtracking.
+    /// Arguments that are constants or bound variables, gathered without backtracking;
+    /// nil (before allocating anything) when one needs evaluating.
     @inline(__always)
     func simpleArgs(_ args: [Term], _ n: Int, _ f: Frame) -> [Value]? {
+        for i in 0..<n {
+            switch args[i].kind {
+            case .value: continue
+            case .local(let s, _) where f.slots[s] != nil: continue
+            default: return nil
+            }
+        }
         var out: [Value] = []
         out.reserveCapacity(n)
         for i in 0..<n {
             switch args[i].kind {
             case .value(let v): out.append(v)
-            case .local(let s, _):
-                guard let v = f.slots[s] else { return nil }
-                out.append(v)
+            case .local(let s, _): out.append(f.slots[s]!)
             default: return nil
             }
         }

@@ -258,10 +258,29 @@ public struct RegoObject: Sendable, Hashable {
 
     @inline(__always)
     func index(of key: Value) -> (found: Bool, index: Int) {
+        if case .string(let k) = key { return index(ofString: k) }
         var lo = 0, hi = entries.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             let c = Value.compare(entries[mid].key, key)
+            if c == 0 { return (true, mid) }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return (false, lo)
+    }
+
+    /// The common lookup, by a string key: string comparisons only, no Value pairs.
+    @inline(__always)
+    func index(ofString key: String) -> (found: Bool, index: Int) {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let c: Int
+            switch entries[mid].key {
+            case .string(let s): c = Value.compareStrings(s, key)
+            case .null, .bool, .number: c = -1  // below every string in OPA's order
+            case .array, .object, .set: c = 1   // above every string
+            }
             if c == 0 { return (true, mid) }
             if c < 0 { lo = mid + 1 } else { hi = mid }
         }
@@ -284,7 +303,10 @@ public struct RegoObject: Sendable, Hashable {
     }
 
     public subscript(field: String) -> Value? {
-        get { self[.string(field)] }
+        get {
+            let (found, i) = index(ofString: field)
+            return found ? entries[i].value : nil
+        }
         set { self[.string(field)] = newValue }
     }
 

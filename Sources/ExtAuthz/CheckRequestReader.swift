@@ -285,14 +285,15 @@ struct AttributesBuilder: MessageBuilder {
     }
 
     func build() -> ParsedCheck {
+        // Fields in key order, so the object needs no sorting.
         var attrs: [(String, Value)] = []
-        if let source { attrs.append(("source", source.build())) }
+        if !contextExtensions.isEmpty { attrs.append(("contextExtensions", .object(contextExtensions.build()))) }
         if let destination { attrs.append(("destination", destination.build())) }
+        if let metadataContext { attrs.append(("metadataContext", metadataContext.build())) }
         let http = request?.http ?? HTTPBuilder()
         if let request { attrs.append(("request", request.build())) }
-        if !contextExtensions.isEmpty { attrs.append(("contextExtensions", .object(contextExtensions.build()))) }
-        if let metadataContext { attrs.append(("metadataContext", metadataContext.build())) }
         if let routeMetadataContext { attrs.append(("routeMetadataContext", routeMetadataContext.build())) }
+        if let source { attrs.append(("source", source.build())) }
         if !sni.isEmpty { attrs.append(("tlsSession", .object(RegoObject(stringKeys: [("sni", .string(sni))])))) }
 
         let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
@@ -335,12 +336,13 @@ struct PeerBuilder: MessageBuilder {
     }
 
     func build() -> Value {
+        // Fields in key order, so the object needs no sorting.
         var o: [(String, Value)] = []
         if let address { o.append(("address", address.build())) }
-        if !service.isEmpty { o.append(("service", .string(service))) }
+        if !certificate.isEmpty { o.append(("certificate", .string(certificate))) }
         if !labels.isEmpty { o.append(("labels", .object(labels.build()))) }
         if !principal.isEmpty { o.append(("principal", .string(principal))) }
-        if !certificate.isEmpty { o.append(("certificate", .string(certificate))) }
+        if !service.isEmpty { o.append(("service", .string(service))) }
         return .object(RegoObject(stringKeys: o))
     }
 }

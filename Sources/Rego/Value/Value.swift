@@ -198,6 +198,10 @@ public struct RegoObject: Sendable, Hashable {
             entries = pairs.map { (key: $0.0, value: $0.1) }
             return
         }
+        if pairs.count <= RegoObject.insertionLimit {
+            entries = RegoObject.inserting(pairs.count) { o in for (k, v) in pairs { o[k] = v } }
+            return
+        }
         var sorted = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
         sorted.sort { let c = Value.compare($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
         var out: [(key: Value, value: Value)] = []
@@ -229,6 +233,10 @@ public struct RegoObject: Sendable, Hashable {
             entries = pairs.map { (key: Value.string($0.0), value: $0.1) }
             return
         }
+        if pairs.count <= RegoObject.insertionLimit {
+            entries = RegoObject.inserting(pairs.count) { o in for (k, v) in pairs { o[k] = v } }
+            return
+        }
         var sorted = pairs
         sorted.sort { Value.utf8Precedes($0.0, $1.0) }
         entries = sorted.map { (key: Value.string($0.0), value: $0.1) }
@@ -237,6 +245,10 @@ public struct RegoObject: Sendable, Hashable {
     /// Builds from string-keyed pairs that may repeat a key: the last value of a key wins
     /// (as protobuf map entries and JSON objects decode).
     public init(stringKeysLastWins pairs: [(String, Value)]) {
+        if pairs.count <= RegoObject.insertionLimit {
+            entries = RegoObject.inserting(pairs.count) { o in for (k, v) in pairs { o[k] = v } }
+            return
+        }
         var indexed = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
         indexed.sort { let c = Value.compareStrings($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
         var out: [(key: Value, value: Value)] = []
@@ -249,6 +261,18 @@ public struct RegoObject: Sendable, Hashable {
             }
         }
         entries = out
+    }
+
+    /// Up to this many pairs, inserting each in place (a binary search and a short move)
+    /// beats sorting a copy: the objects built per request are small.
+    static let insertionLimit = 32
+
+    /// Entries inserted one by one by `insert` (a repeated key keeps its last value).
+    private static func inserting(_ count: Int, _ insert: (inout RegoObject) -> Void) -> [(key: Value, value: Value)] {
+        var o = RegoObject()
+        o.entries.reserveCapacity(count)
+        insert(&o)
+        return o.entries
     }
 
     public var count: Int { entries.count }

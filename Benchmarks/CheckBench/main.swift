@@ -1,7 +1,8 @@
 // `make bench` (in-process part): where one Check's time goes, stage by stage, with the
 // example policy bundle (`policies/`) and an agent token served from the token cache.
 // Stages: CheckRequest bytes to OPA-Envoy input, identity, evaluation, decision mapping,
-// response encoding; then the whole pipeline (`DecisionPipeline.handleCheck`).
+// response encoding; then the whole pipeline (`DecisionPipeline.handleCheck`), without and
+// with the decision log's spool.
 //
 // Usage: bench-check BUNDLE_DIR [ITERATIONS] [profile [STAGE]]   (`profile`: one stage or
 // the whole pipeline in a loop, for perf). Prints one JSON object of p50/p99 microseconds.
@@ -38,6 +39,15 @@ config.logDecisions = false
 config.decision = "envoy/authz/result"
 let gate = IdentityGate(rules: IdentityRules(), snapshot: RegistrySnapshot(agents: [agent], keys: [signing], loadedAt: now))
 let pipeline = DecisionPipeline(store: store, config: config, log: EventLog(level: .error), identity: gate)
+// The same pipeline with the decision log on, as `warden serve` sets it up by default (the
+// input recorded, credentials masked), spooling to a scratch directory: what the Check path
+// itself pays for recording (the shipper is not running).
+let spoolDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-check-spool-\(getpid())").path
+let spool = try DecisionSpool(directory: spoolDirectory, maxBytes: Int.max)
+func removeSpool() { try? FileManager.default.removeItem(atPath: spoolDirectory) }
+let audited = DecisionPipeline(store: store, config: config, log: EventLog(level: .error), identity: gate,
+                               audit: .init(spool: spool, denyWhenUnrecorded: true, includeInput: config.auditIncludeInput,
+                                            mask: config.auditMaskAlways + config.auditMask))
 
 // The CheckRequest Envoy sends for `GET /tools/search` with the agent's token.
 var request = Envoy_Service_Auth_V3_CheckRequest()
@@ -80,7 +90,7 @@ let decoded = try EnvoyInput.parse(bytes)
 guard case .admitted(let admitted) = gate.authenticate(header: decoded.header("authorization"), now: now) else { exit(1) }
 let input = decoded.input(agent: admitted.agent)
 let policy = store.loaded.policy
-if ProcessInfo.processInfo.environment["BENCH_DUMP_INPUT"] != nil { print(input.jsonString()); exit(0) }
+if ProcessInfo.processInfo.environment["BENCH_DUMP_INPUT"] != nil { print(input.jsonString()); removeSpool(); exit(0) }
 let path = config.decisionPath
 let result = try policy.evaluate(path: path, input: input)
 let decision = try EnvoyDecision.decision(from: result)
@@ -94,9 +104,11 @@ if profileOnly {
         case "protobuf": _ = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes)
         case "eval": _ = try policy.evaluate(path: path, input: input)
         case "encode": _ = EnvoyDecision.responseBytes(decision, decisionID: "0")
+        case "audited": _ = audited.handleCheck(bytes)
         default: _ = pipeline.handleCheck(bytes)
         }
     }
+    removeSpool()
     exit(0)
 }
 
@@ -109,6 +121,7 @@ let stages: [(String, (p50: Double, p99: Double))] = [
     ("decision", try measure(n) { _ = try EnvoyDecision.decision(from: result) }),
     ("encode", measure(n) { _ = EnvoyDecision.responseBytes(decision, decisionID: "0") }),
     ("pipeline", measure(iterations) { _ = pipeline.handleCheck(bytes) }),
+    ("pipeline_audited", measure(n) { _ = audited.handleCheck(bytes) }),
 ]
 var fields: [String: Value] = [:]
 for (name, t) in stages {
@@ -116,3 +129,4 @@ for (name, t) in stages {
     fields[name + "_p99_us"] = .number(.double((t.p99 * 100).rounded() / 100))
 }
 print(Value.object(RegoObject(fields: fields)).jsonString())
+removeSpool()

@@ -81,3 +81,47 @@ struct QueryTests {
         #expect(results.first?.expressions.first?.value == .int(7))
     }
 }
+
+/// The byte-level writers on the decision-log path, against the plain ways to say the same.
+struct WriterTests {
+    @Test(arguments: [
+        (0, 0, "1970-01-01T00:00:00Z"),
+        (1_795_350_000, 5_000_000, "2026-11-22T12:20:00.005Z"),
+        (1_795_350_000, 120_000, "2026-11-22T12:20:00.000120Z"),
+        (1_795_350_000, 123_456_789, "2026-11-22T12:20:00.123456789Z"),
+        (1_795_350_000, 100_000_000, "2026-11-22T12:20:00.100Z"),
+        (-1, 0, "1969-12-31T23:59:59Z"),
+        (253_402_300_799, 0, "9999-12-31T23:59:59Z"),
+    ])
+    func rfc3339(_ seconds: Int, _ nanos: Int, _ text: String) {
+        #expect(RFC3339.format(seconds: seconds, nanos: nanos) == text)
+    }
+
+    @Test func rfc3339WritesFractionsInGroupsOfThreeDigits() {
+        // Milli-, micro- or nanoseconds, whichever is exact (as Envoy's protojson timestamps).
+        #expect(RFC3339.format(seconds: 0, nanos: 1) == "1970-01-01T00:00:00.000000001Z")
+        #expect(RFC3339.format(seconds: 0, nanos: 1000) == "1970-01-01T00:00:00.000001Z")
+    }
+
+    @Test func everyByteEscapesAsGoDoes() {
+        // The writer's fast scan must agree with the character-by-character escaper.
+        var text = ""
+        for b in 0..<0x80 { text.unicodeScalars.append(Unicode.Scalar(UInt8(b))) }
+        text += "é\u{2028}x\u{2029}\u{2027}€<>&"
+        var w = CompactJSONWriter()
+        w.writeString(text)
+        var plain = ""
+        Value.writeJSONString(text, into: &plain)
+        #expect(w.text == plain)
+    }
+
+    @Test func longDocumentsGrowTheBuffer() {
+        let big = Value.array((0..<2000).map { .string("item \($0) <&>") })
+        var w = CompactJSONWriter(capacity: 8)
+        w.write(big)
+        var plain = ""
+        big.writeJSON(into: &plain, indent: nil, level: 0)
+        #expect(w.text == plain)
+        #expect(w.bytes.count == plain.utf8.count)
+    }
+}

@@ -485,15 +485,37 @@ public enum RFC3339 {
         let days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400)
         let secs = seconds - days * 86400
         let (y, m, d) = GoTime.civilFromDays(days)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        var out = "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60))"
-        if nanos != 0 {
-            var frac = String(nanos)
-            frac = String(repeating: "0", count: 9 - frac.count) + frac
-            if frac.hasSuffix("000000") { frac = String(frac.prefix(3)) } else if frac.hasSuffix("000") { frac = String(frac.prefix(6)) }
-            out += "." + frac
+        // Digits written as bytes: every decision record and request time comes through here.
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        func digits(_ n: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = n
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        return out + "Z"
+        if (1000...9999).contains(y) { digits(y, 4) } else { out.append(contentsOf: String(y).utf8) }
+        out.append(UInt8(ascii: "-"))
+        digits(m, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(d, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(secs / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secs % 3600 / 60, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secs % 60, 2)
+        if nanos != 0 {
+            // Milli-, micro- or nanoseconds: the shortest of the three that is exact.
+            out.append(UInt8(ascii: "."))
+            if nanos % 1_000_000 == 0 { digits(nanos / 1_000_000, 3) } else if nanos % 1000 == 0 { digits(nanos / 1000, 6) } else { digits(nanos, 9) }
+        }
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Unix seconds of an RFC 3339 time (any offset, fraction dropped), or nil.

@@ -26,7 +26,7 @@ extension Value {
     public func jsonString() -> String {
         var writer = CompactJSONWriter()
         writer.write(self)
-        return String(decoding: writer.out, as: UTF8.self)
+        return writer.text
     }
 
     public func prettyJSON(indent: Int = 2) -> String {
@@ -117,12 +117,15 @@ extension Value {
 /// objects field by field (`field`), for callers that build a record without first building
 /// a `Value`, and can leave out members (`write(_:omitting:)`).
 public struct CompactJSONWriter {
-    public private(set) var out: [UInt8] = []
+    /// The bytes written so far. A class, so appends are a capacity check and a store
+    /// (an Array checks uniqueness on every append); copies of a writer share it.
+    let out: JSONBytes
     var fieldCount: [Int] = []
 
-    public init(capacity: Int = 512) { out.reserveCapacity(capacity) }
+    public init(capacity: Int = 512) { out = JSONBytes(capacity: capacity) }
 
-    public var text: String { String(decoding: out, as: UTF8.self) }
+    public var text: String { out.withBytes { String(decoding: $0, as: UTF8.self) } }
+    public var bytes: [UInt8] { out.withBytes { Array($0) } }
 
     public mutating func beginObject() {
         out.append(UInt8(ascii: "{"))
@@ -221,6 +224,17 @@ public struct CompactJSONWriter {
         }
     }
 
+    /// Bytes that may need escaping: controls, `"`, `\\`, `<`, `>`, `&`, and the lead byte
+    /// of U+2028/U+2029.
+    @inline(__always)
+    static func mayEscape(_ b: UInt8) -> Bool {
+        if b < 0x40 { return (escapedBelow0x40 >> UInt64(b)) & 1 != 0 }
+        return b == 0x5C || b == 0xE2
+    }
+
+    /// One bit per byte value below 0x40: the controls, `"`, `&`, `<` and `>`.
+    static let escapedBelow0x40: UInt64 = 0xFFFF_FFFF | 1 << 0x22 | 1 << 0x26 | 1 << 0x3C | 1 << 0x3E
+
     mutating func writeArray(_ a: [Value]) {
         out.append(UInt8(ascii: "["))
         for (i, v) in a.enumerated() {
@@ -239,6 +253,9 @@ public struct CompactJSONWriter {
             var start = 0, i = 0
             let n = bytes.count
             while i < n {
+                // Runs of bytes that print as themselves are skipped by table.
+                while i < n && !CompactJSONWriter.mayEscape(bytes[i]) { i += 1 }
+                if i == n { break }
                 let b = bytes[i]
                 let width: Int
                 switch b {
@@ -492,5 +509,56 @@ struct JSONParser {
             }
             throw fail("expected ',' or '}' in object")
         }
+    }
+}
+
+/// A growable byte buffer for `CompactJSONWriter`.
+final class JSONBytes {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(64, capacity)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    private func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(count + extra) }
+    }
+
+    private func grow(_ needed: Int) {
+        let larger = max(needed, capacity * 2)
+        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        moved.update(from: base, count: count)
+        base.deallocate()
+        base = moved
+        capacity = larger
+    }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (base + count).update(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    func append<S: Sequence>(contentsOf bytes: S) where S.Element == UInt8 {
+        for b in bytes { append(b) }
+    }
+
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
     }
 }

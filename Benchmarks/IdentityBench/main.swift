@@ -49,7 +49,7 @@ if coldOnly {
 
 let dir = NSTemporaryDirectory() + "bench-identity-\(getpid())"
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-try "package envoy.authz\n\nallow := true\n".write(toFile: dir + "/allow.rego", atomically: true, encoding: .utf8)
+try "package envoy.authz\n\nallow := true\n".write(toFile: dir + "/allow.rego", atomically: false, encoding: .utf8)
 let store = PolicyStore(try PolicyStore.load(bundles: [], paths: [dir]))
 var config = WardenConfig()
 config.logDecisions = false

@@ -141,8 +141,8 @@ public final class AuditShipper: Sendable {
             key = try PrivateKey.generateEd25519()
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            guard FileManager.default.createFile(atPath: path, contents: Data(key.pemText().utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw CryptoError("\(path): cannot write the audit signing key")
+            do { try WholeFile.write(Array(key.pemText().utf8), to: path, mode: 0o600) } catch {
+                throw CryptoError("cannot write the audit signing key: \(error.description)")
             }
         }
         return PostgresAuditLog.Signer(kid: Ed25519JWK.thumbprint(try key.publicKey()), key: key, warden: warden)

@@ -60,8 +60,8 @@ public final class DecisionSpool: Sendable {
             instance = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         } else {
             instance = DecisionID.next(nowMs: DecisionPipeline.wallClockMs())
-            guard FileManager.default.createFile(atPath: instancePath, contents: Data((instance + "\n").utf8)) else {
-                throw SpoolError(description: "\(instancePath): cannot write")
+            do { try WholeFile.write(Array((instance + "\n").utf8), to: instancePath, mode: 0o600) } catch {
+                throw SpoolError(description: error.description)
             }
         }
         let segments = DecisionSpool.segments(in: directory)

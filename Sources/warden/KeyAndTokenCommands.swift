@@ -44,8 +44,8 @@ struct KeysCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 let pemPath = "\(out)/\(kid).pem", jwkPath = "\(out)/\(kid).jwk.json"
                 guard !FileManager.default.fileExists(atPath: pemPath) else { throw CLIError("\(pemPath) exists; not overwriting a key") }
-                guard FileManager.default.createFile(atPath: pemPath, contents: Data(key.pemText().utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw CLIError("\(pemPath): cannot write")
+                do { try WholeFile.write(Array(key.pemText().utf8), to: pemPath, mode: 0o600) } catch {
+                    throw CLIError("\(error)")
                 }
                 try Data((Value.object(jwk).jsonString() + "\n").utf8).write(to: URL(fileURLWithPath: jwkPath))
                 if register {

@@ -57,11 +57,15 @@ public struct IdentityRefusal: Sendable, Equatable {
 /// A class, so the cache and each request share one copy.
 public final class AgentAdmission: Sendable {
     public let agent: Value
+    /// `agent` as compact JSON. An admission is remembered per token, so the decision log
+    /// writes this once per token instead of once per request.
+    public let agentJSON: String
     public let record: AgentRecord
     public let token: VerifiedToken
 
     init(agent: Value, record: AgentRecord, token: VerifiedToken) {
         self.agent = agent
+        self.agentJSON = agent.jsonString()
         self.record = record
         self.token = token
     }

@@ -350,7 +350,10 @@ public final class DecisionPipeline: Sendable {
         int("http_status", trail.httpStatus)
         if audit.includeInput, let input {
             w.field("input")
-            w.write(input, omitting: (audit.mask + policyMask(input, trail.policy)).map { $0[...] })
+            // input.agent is the admission's document, the same for every request that
+            // carries this token: its JSON was written once, with the admission.
+            let written = trail.admitted.map { ["agent": $0.agentJSON] } ?? [:]
+            w.write(input, omitting: (audit.mask + policyMask(input, trail.policy)).map { $0[...] }, written: written)
         }
         string("jti", trail.admitted?.token.jti)
         string("method", http?.method)

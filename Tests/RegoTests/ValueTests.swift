@@ -115,6 +115,21 @@ struct WriterTests {
         #expect(w.text == plain)
     }
 
+    @Test func membersGivenAsJSONAreWrittenAsGivenUnlessSomethingBelowIsOmitted() throws {
+        let doc = try Value.parseJSON(#"{"agent": {"id": "a", "token": {"jti": "j"}}, "attributes": {"h": {"authorization": "x", "k": "v"}}}"#)
+        let masks: [ArraySlice<String>] = [["attributes", "h", "authorization"][...]]
+        var plain = CompactJSONWriter()
+        plain.write(doc, omitting: masks)
+        var given = CompactJSONWriter()
+        given.write(doc, omitting: masks, written: ["agent": doc["agent"]!.jsonString()])
+        #expect(given.text == plain.text)
+        #expect(plain.text == #"{"agent":{"id":"a","token":{"jti":"j"}},"attributes":{"h":{"k":"v"}}}"#)
+        // A mask below the member wins over the given text.
+        var masked = CompactJSONWriter()
+        masked.write(doc, omitting: masks + [["agent", "token", "jti"][...]], written: ["agent": "WRONG"])
+        #expect(masked.text == #"{"agent":{"id":"a","token":{}},"attributes":{"h":{"k":"v"}}}"#)
+    }
+
     @Test func longDocumentsGrowTheBuffer() {
         let big = Value.array((0..<2000).map { .string("item \($0) <&>") })
         var w = CompactJSONWriter(capacity: 8)

@@ -146,9 +146,11 @@ public struct CompactJSONWriter {
         out.append(UInt8(ascii: ":"))
     }
 
-    /// `value` without the members at `paths` (object keys, array indexes).
-    public mutating func write(_ value: Value, omitting paths: [ArraySlice<String>]) {
-        if paths.isEmpty { return write(value) }
+    /// `value` without the members at `paths` (object keys, array indexes). A top-level
+    /// member named in `written` is not serialized again: its JSON text is given (it must be
+    /// what `write` would produce for the member, with nothing under it to omit).
+    public mutating func write(_ value: Value, omitting paths: [ArraySlice<String>], written: [String: String] = [:]) {
+        if paths.isEmpty && written.isEmpty { return write(value) }
         switch value {
         case .object(let o) where !o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }):
             out.append(UInt8(ascii: "{"))
@@ -161,7 +163,11 @@ public struct CompactJSONWriter {
                 first = false
                 writeString(k)
                 out.append(UInt8(ascii: ":"))
-                write(e.value, omitting: below.map { $0.dropFirst() })
+                if below.isEmpty, var json = written[k] {
+                    json.withUTF8 { out.append(contentsOf: $0) }
+                } else {
+                    write(e.value, omitting: below.map { $0.dropFirst() })
+                }
             }
             out.append(UInt8(ascii: "}"))
         case .array(let a):

@@ -102,7 +102,8 @@ struct KeysCommand: ParsableCommand {
     struct Retire: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Retire a signing key: its tokens are refused from now on.")
 
-        @Argument(help: "The key id.")
+        // A kid is a base64url thumbprint and may start with '-'.
+        @Argument(help: "The key id. One that starts with '-' goes after '--': warden keys retire -- -7ojF…")
         var kid: String
 
         @OptionGroup var database: DatabaseOptions

@@ -148,7 +148,8 @@ def test_retired_key_refuses_its_tokens(postgres, tmp_path):
     token = ident.mint(AGENT)
     with h.Stack(warden_args(url)) as s:
         assert call(s, token)[0] == 200
-        h.warden_cli("keys", "retire", ident.kid, database_url=url)
+        # `--`: a kid is base64url and may start with '-'.
+        h.warden_cli("keys", "retire", "--", ident.kid, database_url=url)
         assert h.wait_for(lambda: call(s, token)[2].get("error") == "token_key_retired")
 
 

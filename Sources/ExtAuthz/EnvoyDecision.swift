@@ -221,8 +221,9 @@ public enum EnvoyDecision {
         return out
     }
 
-    /// Warden's own denials (decided by Warden, not by a policy) share one shape: a status and a JSON body with `error`,
-    /// `reason`, the decision id and, where there is one, what to do `next`.
+    /// Warden's own denials (decided by Warden, not by a policy) share one shape: a status
+    /// and a JSON body with `error`, `reason`, the decision id and, where there is one, what
+    /// to do `next`.
     static func jsonDenial(status: Int, _ body: [String: Value], decisionID: String, headers: [(String, String)] = [],
                            metadata: RegoObject? = nil) -> Decision {
         var d = Decision(allowed: false)

@@ -137,11 +137,11 @@ public final class DecisionPipeline: Sendable {
                 trail.refusal = r
                 trail.reasons = [.string("\(r.code): \(r.reason)")]
                 if shadowEverything {
-                    return finish(wouldBlock(&trail, source: "warden", decisionID: decisionID), decisionID, start, wallMicros, request, nil, &trail)
+                    return finish(wouldBlock(&trail, source: "warden"), decisionID, start, wallMicros, request, nil, &trail)
                 }
                 trail.httpStatus = r.httpStatus
                 let answer = EnvoyDecision.identityRefusal(code: r.code, status: r.httpStatus, reason: r.reason, next: r.next,
-                                                             agentID: r.agentID, decisionID: decisionID)
+                                                           agentID: r.agentID, decisionID: decisionID)
                 return finish(answer, decisionID, start, wallMicros, request, nil, &trail)
             case .admitted(let admitted):
                 agent = admitted.agent
@@ -160,7 +160,7 @@ public final class DecisionPipeline: Sendable {
             trail.reasons = [.string(failure)]
             trail.kind = "error"
             if shadowEverything {
-                answer = wouldBlock(&trail, source: "warden", decisionID: decisionID)
+                answer = wouldBlock(&trail, source: "warden")
             } else {
                 trail.httpStatus = 500
                 answer = EnvoyDecision.policyFailure(decisionID: decisionID)
@@ -175,9 +175,9 @@ public final class DecisionPipeline: Sendable {
             } else {
                 let inShadow = decision.reasons.filter { r in r.rule.map(isShadowRule) ?? false }
                 if !decision.reasons.isEmpty && inShadow.count == decision.reasons.count {
-                    answer = wouldBlock(&trail, source: "rule", decisionID: decisionID)
+                    answer = wouldBlock(&trail, source: "rule")
                 } else if shadowEverything {
-                    answer = wouldBlock(&trail, source: "warden", decisionID: decisionID)
+                    answer = wouldBlock(&trail, source: "warden")
                 } else {
                     trail.kind = "deny"
                     trail.httpStatus = decision.httpStatus ?? 403
@@ -220,7 +220,7 @@ public final class DecisionPipeline: Sendable {
     }
 
     /// A denial that is recorded and not enforced: Envoy lets the request through.
-    func wouldBlock(_ trail: inout Trail, source: String, decisionID: String) -> Decision {
+    func wouldBlock(_ trail: inout Trail, source: String) -> Decision {
         if trail.kind != "error" { trail.kind = "would_block" }
         trail.enforced = false
         trail.shadow.append(shadowEntry(source: source, kind: "would_block", reasons: trail.reasons))

@@ -7,7 +7,8 @@ import Glibc
 /// Small files written whole: the spool's instance id, signing keys.
 ///
 /// Written to a temporary name beside the file, created with the final permissions (a key
-/// is never readable by others, even for a moment), flushed, then renamed over the path.
+/// is never readable by others, even for a moment), flushed, then renamed over the path,
+/// and the directory flushed.
 /// Foundation's `createFile(atPath:contents:)` does the same on Linux but leaves an empty
 /// `TemporaryDirectory.*` in /tmp behind each time.
 public enum WholeFile {
@@ -31,12 +32,24 @@ public enum WholeFile {
             }
             written += n
         }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard synced, rename(temporary, path) == 0 else {
-            let error = failure("cannot write \(path)")
+        if fsync(fd) != 0 {
+            let error = failure("cannot flush \(temporary)")
+            close(fd)
             unlink(temporary)
             throw error
+        }
+        close(fd)
+        if rename(temporary, path) != 0 {
+            let error = failure("cannot rename \(temporary) to \(path)")
+            unlink(temporary)
+            throw error
+        }
+        // The rename itself survives a crash once the directory is flushed too.
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
         }
     }
 

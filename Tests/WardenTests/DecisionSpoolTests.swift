@@ -103,3 +103,26 @@ struct ShadowRuleAndMaskTests {
         #expect(DecisionPipeline.traceID("garbage") == nil)
     }
 }
+
+struct WholeFileTests {
+    @Test func writesWholeWithItsModeAndLeavesNothingBeside() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wholefile-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/key.pem"
+        try WholeFile.write(Array("first\n".utf8), to: path, mode: 0o600)
+        try WholeFile.write(Array("second\n".utf8), to: path, mode: 0o600)
+        #expect(FileManager.default.contents(atPath: path) == Data("second\n".utf8))
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["key.pem"])
+    }
+
+    @Test func aMissingDirectoryIsAClearError() {
+        #expect {
+            try WholeFile.write([1], to: "/nonexistent-dir-\(getpid())/x", mode: 0o600)
+        } throws: { error in
+            (error as? WholeFile.WriteError)?.description.contains("cannot create /nonexistent-dir-") == true
+        }
+    }
+}

@@ -259,7 +259,7 @@ public struct CompactJSONWriter {
             var start = 0, i = 0
             let n = bytes.count
             while i < n {
-                // Runs of bytes that print as themselves are skipped by table.
+                // Runs of bytes that print as themselves are skipped with a mask test.
                 while i < n && !CompactJSONWriter.mayEscape(bytes[i]) { i += 1 }
                 if i == n { break }
                 let b = bytes[i]

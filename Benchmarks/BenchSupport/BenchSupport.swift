@@ -8,6 +8,17 @@ import Rego
 import Glibc
 #endif
 
+/// The command line, after checking that it has at least `count` arguments (the program's
+/// name included); otherwise prints `usage` and exits with status 2.
+public func benchArguments(atLeast count: Int, usage: String) -> [String] {
+    let args = CommandLine.arguments
+    guard args.count >= count else {
+        FileHandle.standardError.write(Data(("usage: " + usage + "\n").utf8))
+        exit(2)
+    }
+    return args
+}
+
 /// CLOCK_MONOTONIC in nanoseconds.
 public func nowNs() -> Int {
     var ts = timespec()

@@ -20,11 +20,7 @@ import Warden
 import Glibc
 #endif
 
-let args = CommandLine.arguments
-guard args.count >= 2 else {
-    FileHandle.standardError.write("usage: bench-check BUNDLE_DIR [ITERATIONS] [profile]\n".data(using: .utf8)!)
-    exit(2)
-}
+let args = benchArguments(atLeast: 2, usage: "bench-check BUNDLE_DIR [ITERATIONS] [profile [STAGE]]")
 let iterations = args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000
 let profileOnly = args.count > 3 && args[3] == "profile"
 

@@ -9,11 +9,7 @@ import Warden
 import Glibc
 #endif
 
-let args = CommandLine.arguments
-guard args.count >= 4 else {
-    FileHandle.standardError.write("usage: bench-rego BUNDLE_DIR INPUT.json DECISION_PATH [ITERATIONS]\n".data(using: .utf8)!)
-    exit(2)
-}
+let args = benchArguments(atLeast: 4, usage: "bench-rego BUNDLE_DIR INPUT.json DECISION_PATH [ITERATIONS]")
 let iterations = args.count > 4 ? Int(args[4]) ?? 20000 : 20000
 let loaded = try PolicyStore.load(bundles: [args[1]], paths: [])
 let input = try Value.parseJSON(String(decoding: FileManager.default.contents(atPath: args[2])!, as: UTF8.self))

@@ -62,35 +62,12 @@ public struct PostgresAuditLog {
         try db.execute("INSERT INTO warden_audit_keys (kid, jwk) VALUES (\(kid), \(jwkJSON)::jsonb) ON CONFLICT (kid) DO NOTHING")
     }
 
-    /// One spooled decision: the JSON record the hash covers, and the indexed fields Warden
-    /// copied out of it when it wrote it.
-    public struct Entry: Sendable {
-        public let decisionID: String
-        public let timeMicros: Int64
-        public let agentID: String?
-        public let record: String
-        public init(decisionID: String, timeMicros: Int64, agentID: String?, record: String) {
-            self.decisionID = decisionID
-            self.timeMicros = timeMicros
-            self.agentID = agentID
-            self.record = record
-        }
-
-        /// The spool's line: `decision_id TAB time_us TAB agent_id TAB record` (a JSON record
-        /// has no raw tabs or newlines; ids have none either).
-        public var spoolLine: String {
-            let time = String(timeMicros), agent = agentID ?? ""
-            var line = ""
-            line.reserveCapacity(decisionID.utf8.count + time.utf8.count + agent.utf8.count + record.utf8.count + 3)
-            line += decisionID
-            line += "\t"
-            line += time
-            line += "\t"
-            line += agent
-            line += "\t"
-            line += record
-            return line
-        }
+    /// One spooled decision is a line `decision_id TAB time_us TAB agent_id TAB record`: the
+    /// JSON record the hash covers, after the indexed fields Warden copied out of it when it
+    /// wrote it (a JSON record has no raw tabs or newlines; ids have none either). This is
+    /// what comes before the record; the writer appends the record right after it.
+    public static func spoolLinePrefix(decisionID: String, timeMicros: Int64, agentID: String?) -> String {
+        decisionID + "\t" + String(timeMicros) + "\t" + (agentID ?? "") + "\t"
     }
 
     /// What one `append` did.
@@ -102,7 +79,7 @@ public struct PostgresAuditLog {
         public let skipped: [Int]
     }
 
-    /// Appends spool lines (`Entry.spoolLine`, in spool order) to the chain with one COPY
+    /// Appends spool lines (`spoolLinePrefix` and a record, in spool order) to the chain with one COPY
     /// and moves this Warden's spool position to `upTo`, atomically; signs a checkpoint
     /// when one is due.
     @discardableResult

@@ -111,7 +111,7 @@ struct ChainedCopyRows {
 }
 
 /// A spool line's parts: `decision_id TAB time_us TAB agent_id TAB record` (see
-/// `PostgresAuditLog.Entry.spoolLine`), checked so that one damaged line can neither make
+/// `PostgresAuditLog.spoolLinePrefix`), checked so that one damaged line can neither make
 /// PostgreSQL refuse the whole shipment nor land in the table: the id is a UUID, the time
 /// is digits, and the record looks like a JSON object (braces at both ends, no control
 /// characters, which JSON escapes). A full JSON parse per record would cost more than the

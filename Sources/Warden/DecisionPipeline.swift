@@ -38,14 +38,14 @@ public final class DecisionPipeline: Sendable {
         /// `audit.on_spool_full: deny` refuses a request that cannot be recorded.
         public let denyWhenUnrecorded: Bool
         public let includeInput: Bool
-        /// JSON pointers (`/input/…`) removed from the logged input.
-        public let mask: [[String]]
+        /// JSON pointers (`/input/…`) removed from the logged input, as key paths.
+        public let mask: [ArraySlice<String>]
 
         public init(spool: DecisionSpool, denyWhenUnrecorded: Bool, includeInput: Bool, mask: [String]) {
             self.spool = spool
             self.denyWhenUnrecorded = denyWhenUnrecorded
             self.includeInput = includeInput
-            self.mask = mask.compactMap(DecisionPipeline.pointer)
+            self.mask = mask.compactMap(DecisionPipeline.pointer).map { $0[...] }
         }
     }
 
@@ -271,10 +271,10 @@ public final class DecisionPipeline: Sendable {
         let total = DecisionPipeline.monotonicMicros() - start
         let allowed = answer.allowed
         if let audit {
-            let entry = PostgresAuditLog.Entry(decisionID: id, timeMicros: Int64(wallMicros),
-                                               agentID: trail.recordedAgentID,
-                                               record: auditRecord(id, wallMicros, total, request, input, trail, audit))
-            if !audit.spool.append(entry.spoolLine) {
+            var line = CompactJSONWriter(capacity: 2048)
+            line.writeRaw(PostgresAuditLog.spoolLinePrefix(decisionID: id, timeMicros: Int64(wallMicros), agentID: trail.recordedAgentID))
+            writeAuditRecord(into: &line, id, wallMicros, total, request, input, trail, audit)
+            if !line.withBytes({ audit.spool.append(bytes: $0) }) {
                 let fields: [String: Value] = ["decision_id": .string(id), "backlog_bytes": .int(audit.spool.backlogBytes)]
                 guard audit.denyWhenUnrecorded else {
                     // audit.on_spool_full: allow — the operator chose to act unrecorded; say so.
@@ -319,12 +319,11 @@ public final class DecisionPipeline: Sendable {
         return Outcome(answer: answer, decisionID: id, evalMicros: trail.evalMicros, failure: trail.failure)
     }
 
-    /// One decision-log row, as the JSON line that is spooled, shipped and hashed. Written
-    /// field by field in key order (what `Value.jsonString` would give), straight to bytes:
-    /// this runs before every answer.
-    func auditRecord(_ id: String, _ wallMicros: Int, _ total: Int, _ request: ParsedCheck?, _ input: Value?,
-                     _ trail: Trail, _ audit: AuditSettings) -> String {
-        var w = CompactJSONWriter(capacity: 2048)
+    /// One decision-log row, the JSON record that is spooled, shipped and hashed. Written
+    /// field by field in key order (what `Value.jsonString` would give), straight to bytes
+    /// after the spool line's prefix: this runs before every answer.
+    func writeAuditRecord(into w: inout CompactJSONWriter, _ id: String, _ wallMicros: Int, _ total: Int, _ request: ParsedCheck?,
+                          _ input: Value?, _ trail: Trail, _ audit: AuditSettings) {
         let http = request
         let agentID = trail.recordedAgentID
         func string(_ name: String, _ value: String?) {
@@ -352,8 +351,9 @@ public final class DecisionPipeline: Sendable {
             w.field("input")
             // input.agent is the admission's document, the same for every request that
             // carries this token: its JSON was written once, with the admission.
-            let written = trail.admitted.map { ["agent": $0.agentJSON] } ?? [:]
-            w.write(input, omitting: (audit.mask + policyMask(input, trail.policy)).map { $0[...] }, written: written)
+            let policyMask = policyMask(input, trail.policy)
+            let mask = policyMask.isEmpty ? audit.mask : audit.mask + policyMask.map { $0[...] }
+            w.write(input, omitting: mask, written: trail.admitted.map { ("agent", $0.agentJSON) })
         }
         string("jti", trail.admitted?.token.jti)
         string("method", http?.method)
@@ -375,7 +375,6 @@ public final class DecisionPipeline: Sendable {
         string("trace_id", http?.header("traceparent").flatMap(DecisionPipeline.traceID))
         string("warden", audit.spool.instance)
         w.endObject()
-        return w.text
     }
 
     /// What the policy asks to mask, as OPA's `system.log.mask`: a set of JSON pointers

@@ -94,20 +94,23 @@ public final class DecisionSpool: Sendable {
     /// Appends one record (a JSON line without its newline). False when the spool is at its
     /// bound or the write failed: the caller then applies `audit.on_spool_full`.
     public func append(_ record: String) -> Bool {
-        if backlog.load(ordering: .relaxed) >= maxBytes { return false }
         var record = record
-        let count = record.utf8.count + 1
+        return record.withUTF8 { append(bytes: $0) }
+    }
+
+    /// The same for a record's UTF-8 bytes (the Check path writes its line as bytes).
+    public func append(bytes record: UnsafeBufferPointer<UInt8>) -> Bool {
+        if backlog.load(ordering: .relaxed) >= maxBytes { return false }
+        let count = record.count + 1
         let ok = writer.withLock { w -> Bool in
             if w.offset > 0 && w.offset + Int64(count) > segmentBytes { rotate(&w) }
             // The record and its newline in one writev(2): one append, no copy of the record.
-            let written = record.withUTF8 { bytes -> Int in
-                var newline = UInt8(ascii: "\n")
-                return withUnsafeMutablePointer(to: &newline) { nl -> Int in
-                    withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { parts -> Int in
-                        parts[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-                        parts[1] = iovec(iov_base: UnsafeMutableRawPointer(nl), iov_len: 1)
-                        return writev(w.fd, parts.baseAddress, 2)
-                    }
+            var newline = UInt8(ascii: "\n")
+            let written = withUnsafeMutablePointer(to: &newline) { nl -> Int in
+                withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { parts -> Int in
+                    parts[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: record.baseAddress), iov_len: record.count)
+                    parts[1] = iovec(iov_base: UnsafeMutableRawPointer(nl), iov_len: 1)
+                    return writev(w.fd, parts.baseAddress, 2)
                 }
             }
             guard written == count else {

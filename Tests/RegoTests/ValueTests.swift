@@ -74,6 +74,19 @@ struct ErrorLocationTests {
     }
 }
 
+struct ObjectBuildingTests {
+    @Test(arguments: [5, 40])
+    func aRepeatedKeyKeepsItsLastValueWhateverTheSize(_ n: Int) {
+        // Small objects are built by insertion, large ones by sorting: the same result.
+        var pairs: [(String, Value)] = (0..<n).reversed().map { ("k\($0)", .int($0)) }
+        pairs.append(("k1", .string("last")))
+        let o = RegoObject(stringKeysLastWins: pairs)
+        #expect(o.count == n)
+        #expect(o["k1"] == .string("last"))
+        #expect(o.keys == (0..<n).map { "k\($0)" }.sorted(by: Value.utf8Precedes).map { .string($0) })
+    }
+}
+
 struct QueryTests {
     @Test func aTermWithModifiersReportsItsValue() throws {
         let policy = try Rego.compile(sources: [Source(name: "p.rego", text: "package t\np := input.a\n")])
@@ -121,12 +134,12 @@ struct WriterTests {
         var plain = CompactJSONWriter()
         plain.write(doc, omitting: masks)
         var given = CompactJSONWriter()
-        given.write(doc, omitting: masks, written: ["agent": doc["agent"]!.jsonString()])
+        given.write(doc, omitting: masks, written: ("agent", doc["agent"]!.jsonString()))
         #expect(given.text == plain.text)
         #expect(plain.text == #"{"agent":{"id":"a","token":{"jti":"j"}},"attributes":{"h":{"k":"v"}}}"#)
         // A mask below the member wins over the given text.
         var masked = CompactJSONWriter()
-        masked.write(doc, omitting: masks + [["agent", "token", "jti"][...]], written: ["agent": "WRONG"])
+        masked.write(doc, omitting: masks + [["agent", "token", "jti"][...]], written: ("agent", "WRONG"))
         #expect(masked.text == #"{"agent":{"id":"a","token":{}},"attributes":{"h":{"k":"v"}}}"#)
     }
 

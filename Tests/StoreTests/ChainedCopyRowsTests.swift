@@ -10,7 +10,7 @@ struct ChainedCopyRowsTests {
     static let id2 = "01a202cb-a4f4-7555-b2b1-0085dfb1413c"
 
     static func line(_ id: String, _ micros: Int64, _ agent: String?, _ record: String) -> ArraySlice<UInt8> {
-        ArraySlice(PostgresAuditLog.Entry(decisionID: id, timeMicros: micros, agentID: agent, record: record).spoolLine.utf8)
+        ArraySlice((PostgresAuditLog.spoolLinePrefix(decisionID: id, timeMicros: micros, agentID: agent) + record).utf8)
     }
 
     @Test func rowsCarryTheFieldsTheChainAndCopyEscapes() {

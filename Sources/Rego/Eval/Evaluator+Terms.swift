@@ -27,11 +27,11 @@ extension Evaluator {
                 try walkData(policy.root, base: policy.data, path: target.fullPath, 0, f, k)
             }
         case .array(let items):
-            try evalItems(items, 0, [], f) { try k(.array($0)) }
+            try evalItems(items, f) { try k(.array($0)) }
         case .set(let items):
-            try evalItems(items, 0, [], f) { try k(.set(RegoSet($0))) }
+            try evalItems(items, f) { try k(.set(RegoSet($0))) }
         case .object(let pairs):
-            try evalPairs(pairs, 0, [], f) { try k(.object(RegoObject($0))) }
+            try evalPairs(pairs, f) { try k(.object(RegoObject($0))) }
         case .arrayComprehension(let head, let body):
             var out: [Value] = []
             try evalBody(body, 0, f) { try self.evalTerm(head, f) { out.append($0) } }
@@ -92,10 +92,10 @@ extension Evaluator {
     /// Every combination of the items' values, in order. The values are gathered in one
     /// buffer that grows and shrinks with the backtracking, instead of a copy per item.
     @inline(never)
-    func evalItems(_ items: [Term], _ i: Int, _ acc: [Value], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
-        var buffer = acc
-        buffer.reserveCapacity(acc.count + items.count - i)
-        try evalItemsInto(items, i, &buffer, f, k)
+    func evalItems(_ items: [Term], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        var buffer: [Value] = []
+        buffer.reserveCapacity(items.count)
+        try evalItemsInto(items, 0, &buffer, f, k)
     }
 
     @inline(never)
@@ -109,10 +109,10 @@ extension Evaluator {
     }
 
     @inline(never)
-    func evalPairs(_ pairs: [(Term, Term)], _ i: Int, _ acc: [(Value, Value)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
-        var buffer = acc
-        buffer.reserveCapacity(acc.count + pairs.count - i)
-        try evalPairsInto(pairs, i, &buffer, f, k)
+    func evalPairs(_ pairs: [(Term, Term)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
+        var buffer: [(Value, Value)] = []
+        buffer.reserveCapacity(pairs.count)
+        try evalPairsInto(pairs, 0, &buffer, f, k)
     }
 
     @inline(never)
@@ -521,7 +521,7 @@ extension Evaluator {
                 var produced = false
                 let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
                 try evalBody(cur.body, 0, f) {
-                    try self.evalItems(cur.dynamicSuffix, 0, [], f) { keys in
+                    try self.evalItems(cur.dynamicSuffix, f) { keys in
                         try self.evalTerm(valueTerm, f) { v in
                             produced = true
                             obj = try self.insertPath(obj, keys[...], v, cur.location)

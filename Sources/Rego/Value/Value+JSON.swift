@@ -127,6 +127,15 @@ public struct CompactJSONWriter {
     public var text: String { out.withBytes { String(decoding: $0, as: UTF8.self) } }
     public var bytes: [UInt8] { out.withBytes { Array($0) } }
 
+    /// The bytes written so far, without copying them.
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R { try out.withBytes(body) }
+
+    /// Appends `text` as it is: text the caller has already made (JSON, or a line's prefix).
+    public mutating func writeRaw(_ text: String) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
     public mutating func beginObject() {
         out.append(UInt8(ascii: "{"))
         fieldCount.append(0)
@@ -146,11 +155,11 @@ public struct CompactJSONWriter {
         out.append(UInt8(ascii: ":"))
     }
 
-    /// `value` without the members at `paths` (object keys, array indexes). A top-level
-    /// member named in `written` is not serialized again: its JSON text is given (it must be
-    /// what `write` would produce for the member, with nothing under it to omit).
-    public mutating func write(_ value: Value, omitting paths: [ArraySlice<String>], written: [String: String] = [:]) {
-        if paths.isEmpty && written.isEmpty { return write(value) }
+    /// `value` without the members at `paths` (object keys, array indexes). The top-level
+    /// member `written` names is not serialized again: its JSON text is given (it must be what
+    /// `write` would produce for the member), unless something under it is to be omitted.
+    public mutating func write(_ value: Value, omitting paths: [ArraySlice<String>], written: (member: String, json: String)? = nil) {
+        if paths.isEmpty && written == nil { return write(value) }
         switch value {
         case .object(let o) where !o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }):
             out.append(UInt8(ascii: "{"))
@@ -163,8 +172,8 @@ public struct CompactJSONWriter {
                 first = false
                 writeString(k)
                 out.append(UInt8(ascii: ":"))
-                if below.isEmpty, var json = written[k] {
-                    json.withUTF8 { out.append(contentsOf: $0) }
+                if below.isEmpty, let written, written.member == k {
+                    writeRaw(written.json)
                 } else {
                     write(e.value, omitting: below.map { $0.dropFirst() })
                 }

@@ -247,20 +247,9 @@ public struct RegoObject: Sendable, Hashable {
     public init(stringKeysLastWins pairs: [(String, Value)]) {
         if pairs.count <= RegoObject.insertionLimit {
             entries = RegoObject.inserting(pairs.count) { o in for (k, v) in pairs { o[k] = v } }
-            return
+        } else {
+            entries = RegoObject(pairs.map { (Value.string($0.0), $0.1) }).entries
         }
-        var indexed = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
-        indexed.sort { let c = Value.compareStrings($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
-        var out: [(key: Value, value: Value)] = []
-        out.reserveCapacity(indexed.count)
-        for e in indexed {
-            if let last = out.last, case .string(let k) = last.key, k == e.key {
-                out[out.count - 1].value = e.value
-            } else {
-                out.append((key: .string(e.key), value: e.value))
-            }
-        }
-        entries = out
     }
 
     /// Up to this many pairs, inserting each in place (a binary search and a short move)

@@ -10,8 +10,9 @@
 
 wrk at 1 and 16 connections through Envoy (requests/s, p50, p99); h2load straight at the
 gRPC port with a pre-framed CheckRequest (Checks/s); Warden's resident memory sampled
-over a long h2load run. The decision log: latency with it on vs off, rows shipped per
-second at full Check rate, Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
+over a long h2load run. The decision log: latency with it on vs off and, as a control,
+off beside an unrelated process that burns the CPU the log's background work used; rows
+shipped per second at full Check rate; Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
 with a cached token vs identity off, and cold Ed25519 token verifications/s against
 `openssl speed ed25519` run in the same benchmark. And where one Check's time goes,
 stage by stage (bench-check, in-process). Prints ratios; asserts nothing.
@@ -121,6 +122,59 @@ def postgres_pids(pg):
     return [int(main)] + [int(c) for c in children]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stat_path):
+    """User + system CPU of a process or thread, from /proc/…/stat (0 once it is gone)."""
+    try:
+        with open(stat_path) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def background_cpu(pg, warden_pid):
+    """CPU seconds so far of the decision log's background work: every PostgreSQL process
+    and Warden's shipper thread. Neither is on the Check path."""
+    postgres = sum(cpu_seconds(f"/proc/{pid}/stat") for pid in postgres_pids(pg))
+    shipper = 0.0
+    for tid in os.listdir(f"/proc/{warden_pid}/task"):
+        try:
+            with open(f"/proc/{warden_pid}/task/{tid}/comm") as fh:
+                if fh.read().strip() == "warden-audit":
+                    shipper = cpu_seconds(f"/proc/{warden_pid}/task/{tid}/stat")
+        except FileNotFoundError:
+            pass
+    return postgres, shipper
+
+
+class ControlLoad:
+    """The control arm: an unrelated process that burns `fraction` of one CPU in bursts
+    every 100 ms, the shipper's cadence. Run beside Warden with its log off, it shows what
+    the same amount of background CPU does to Check latency on this machine, whoever
+    spends it."""
+
+    CODE = ("import sys, time\n"
+            "busy, period = float(sys.argv[1]), 0.1\n"
+            "while True:\n"
+            "    start = time.perf_counter()\n"
+            "    while time.perf_counter() - start < busy * period: pass\n"
+            "    time.sleep(max(0.0, period - (time.perf_counter() - start)))\n")
+
+    def __init__(self, fraction):
+        self.fraction = fraction
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, f"{self.fraction:.4f}"])
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def audit_bench(a, pg, body, spool_root):
     """Issue 5's figures: Check latency with the decision log on vs off (through Envoy, runs
     alternating so drift hits both); rows shipped per second while Warden answers Checks as
@@ -134,15 +188,37 @@ def audit_bench(a, pg, body, spool_root):
     try:
         wrk(envoy_on_port, 1, 1)
         wrk(envoy_off_port, 1, 1)
-        ratios, last_on, last_off = [], None, None
+        # Rounds of three runs: log off; log on, with the CPU its background work (PostgreSQL
+        # and the shipper) spends meanwhile; log off again beside a control load that burns
+        # that much CPU in the shipper's rhythm.
+        ratios, control_ratios, fractions, per_row = [], [], [], []
+        last_on = last_off = last_control = None
         for _ in range(5):
             last_off = wrk(envoy_off_port, 1, 3)
+            rows_before, cpu_before, t0 = rows_in_log(pg), background_cpu(pg, on.proc.pid), time.time()
             last_on = wrk(envoy_on_port, 1, 3)
+            wall = time.time() - t0
+            cpu_after, rows = background_cpu(pg, on.proc.pid), rows_in_log(pg) - rows_before
+            spent = [after - before for after, before in zip(cpu_after, cpu_before)]
+            fractions.append(min(0.9, sum(spent) / wall))
+            if rows > 0:
+                per_row.append([x / rows * 1e6 for x in spent])
+            with ControlLoad(fractions[-1]):
+                last_control = wrk(envoy_off_port, 1, 3)
             ratios.append(last_on["p99"] / last_off["p99"])
+            control_ratios.append(last_control["p99"] / last_off["p99"])
         ratios.sort()
-        print("decision log (through Envoy, 1 connection, 5 alternating pairs of 3 s runs):")
+        control_ratios.sort()
+        fractions.sort()
+        print("decision log (through Envoy, 1 connection, 5 rounds of 3 s runs: off, on, off beside a control load):")
         print(f"  audit off: p50 {last_off['p50']:.3f} ms p99 {last_off['p99']:.3f} ms; audit on: p50 {last_on['p50']:.3f} ms "
-              f"p99 {last_on['p99']:.3f} ms")
+              f"p99 {last_on['p99']:.3f} ms; off beside the control load: p50 {last_control['p50']:.3f} ms "
+              f"p99 {last_control['p99']:.3f} ms")
+        if per_row:
+            postgres_us = sorted(r[0] for r in per_row)[len(per_row) // 2]
+            shipper_us = sorted(r[1] for r in per_row)[len(per_row) // 2]
+            print(f"  background CPU per decision: PostgreSQL {postgres_us:.0f} µs, Warden's shipper {shipper_us:.0f} µs; "
+                  f"{fractions[len(fractions) // 2] * 100:.1f}% of one CPU at this rate, which the control load burns too")
 
         # Full Check rate straight at the gRPC port, in chunks; after each, how far the
         # table lags behind the Checks answered.
@@ -179,8 +255,10 @@ def audit_bench(a, pg, body, spool_root):
         on.stop()
         off.stop()
     print("ratios (targets from issue 5):")
-    print(f"  Check p99, audit on / off: {ratios[len(ratios) // 2]:.2f}x (median of 5 pairs, each {', '.join(f'{r:.2f}' for r in ratios)}; "
+    print(f"  Check p99, audit on / off: {ratios[len(ratios) // 2]:.2f}x (median of 5 rounds, each {', '.join(f'{r:.2f}' for r in ratios)}; "
           f"target <= 1.1)")
+    print(f"  control, log off beside an unrelated process burning the same CPU / off: {control_ratios[len(control_ratios) // 2]:.2f}x "
+          f"(each {', '.join(f'{r:.2f}' for r in control_ratios)}): what that much background CPU costs on this machine")
     # The table trails by up to a shipment window (100 ms of records, plus the transaction)
     # by design: a backlog grows when the lag rises quarter after quarter beyond that.
     window = int(full_rate * 0.25)

@@ -47,6 +47,7 @@ public struct PreparedQuery: Sendable {
     /// Every solution of the query. An empty array means undefined.
     public func evaluate(input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> [QueryResult] {
         let ev = Evaluator(policy: policy, input: input, options: options)
+        defer { ev.recycle() }
         let f = Evaluator.Frame(size: query.frameSize)
         var results: [QueryResult] = []
         let body = query.body
@@ -91,7 +92,7 @@ public struct PreparedQuery: Sendable {
 
     func isCallWithOutput(_ t: Term, _ ev: Evaluator) -> Bool {
         guard case .call(let target, let args) = t.kind else { return false }
-        if case .builtin("print") = target { return true }
+        if case .builtin(let b) = target, b.name == "print" { return true }
         guard let arity = ev.arity(target) else { return false }
         return args.count == arity + 1
     }
@@ -102,6 +103,7 @@ extension CompiledPolicy {
     /// input: the server's hot path, with no query to parse or compile per request.
     public func evaluate(path: [String], input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
         let ev = Evaluator(policy: self, input: input, options: options)
+        defer { ev.recycle() }
         // Down the rule tree by name while the path names packages, as evaluation would;
         // only what is left (a path into a rule's value or base data) is walked as terms.
         var node = root

@@ -6,6 +6,8 @@ public final class CompiledPolicy: Sendable {
     public let modules: [Module]
     public let data: Value
     public let builtins: BuiltinRegistry
+    /// Per-node tables that evaluations borrow instead of allocating.
+    let evalTables = EvalTablesPool()
 
     init(root: RuleNode, nodeCount: Int, modules: [Module], data: Value, builtins: BuiltinRegistry) {
         self.root = root

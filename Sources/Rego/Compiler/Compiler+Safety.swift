@@ -92,7 +92,7 @@ extension Compiler {
 
     func callArity(_ target: CallTarget) -> Int? {
         switch target {
-        case .builtin(let name): return builtins[name]?.arity
+        case .builtin(let b): return builtins[b.name]?.arity
         case .function(let path):
             guard let node = treeLookup(path), let r = node.rules.first ?? node.defaultRule else { return nil }
             return r.args?.count

@@ -457,7 +457,12 @@ public struct Compiler {
                 guard let resolved = resolveCallTarget(parts, ctx: ctx, location: loc, report: true) else { return t }
                 checkArity(resolved, args: rargs, location: loc)
                 return Term(.call(resolved, rargs), t.location)
-            default:
+            case .builtin(let ref):
+                // Operators come from the parser by name: give them their slot.
+                let resolved = builtins.slot(of: ref.name).map { CallTarget.builtin(BuiltinRef(ref.name, slot: $0)) } ?? target
+                checkArity(resolved, args: rargs, location: t.location)
+                return Term(.call(resolved, rargs), t.location)
+            case .function:
                 checkArity(target, args: rargs, location: t.location)
                 return Term(.call(target, rargs), t.location)
             }
@@ -477,7 +482,8 @@ public struct Compiler {
 
     mutating func checkArity(_ target: CallTarget, args: [Term], location: Location) {
         switch target {
-        case .builtin(let name):
+        case .builtin(let ref):
+            let name = ref.name
             guard let b = builtins[name], let arity = b.arity else { return }
             if args.count < arity || args.count > arity + 1 {
                 let kind = args.count < arity ? "too few arguments" : "too many arguments"
@@ -523,7 +529,7 @@ public struct Compiler {
             }
         }
         let name = parts.joined(separator: ".")
-        if builtins[name] != nil { return .builtin(name) }
+        if let slot = builtins.slot(of: name) { return .builtin(BuiltinRef(name, slot: slot)) }
         if report {
             errors.append(RegoError(.type, "undefined function \(name)", at: location))
         }

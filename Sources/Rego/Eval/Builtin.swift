@@ -54,17 +54,33 @@ public struct BuiltinError: Error, Sendable {
 /// The builtins an engine offers. The core registers its pure families; adapters (crypto
 /// over OpenSSL, YAML, regex over RE2) register theirs on top.
 public struct BuiltinRegistry: Sendable {
-    var table: [String: Builtin] = [:]
+    /// The builtins in registration order; a compiled call holds its builtin's index here.
+    private(set) var slots: ContiguousArray<Builtin> = []
+    private var slotByName: [String: Int] = [:]
 
     public init() {}
 
-    public subscript(name: String) -> Builtin? { table[name] }
+    public subscript(name: String) -> Builtin? { slotByName[name].map { slots[$0] } }
 
-    public mutating func register(_ b: Builtin) { table[b.name] = b }
+    /// A call's builtin: by the slot the compiler gave it, by name if it has none.
+    @inline(__always)
+    subscript(ref: BuiltinRef) -> Builtin? { ref.slot >= 0 && ref.slot < slots.count ? slots[ref.slot] : self[ref.name] }
 
-    public mutating func register(_ list: [Builtin]) { for b in list { table[b.name] = b } }
+    func slot(of name: String) -> Int? { slotByName[name] }
 
-    public var names: [String] { table.keys.sorted() }
+    /// Registers `b`; one registered under the same name before is replaced in its slot.
+    public mutating func register(_ b: Builtin) {
+        if let slot = slotByName[b.name] {
+            slots[slot] = b
+        } else {
+            slotByName[b.name] = slots.count
+            slots.append(b)
+        }
+    }
+
+    public mutating func register(_ list: [Builtin]) { for b in list { register(b) } }
+
+    public var names: [String] { slotByName.keys.sorted() }
 
     /// Every builtin the pure-Swift core implements.
     public static var core: BuiltinRegistry {

@@ -388,6 +388,7 @@ extension Evaluator {
         }
         let v = try computeNodeValue(node, base: base)
         state.cache[node.id] = v.map { .value($0) } ?? .undefined
+        written.append(node.id)
         return v
     }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Top-down evaluation with backtracking, in continuation-passing style: every generator
 /// calls its continuation once per solution and undoes its bindings when it returns.
 ///
@@ -13,6 +15,8 @@ final class Evaluator {
     /// Nodes being evaluated (by node id, allocated on first use), to report recursion
     /// instead of looping. Unlike the rule cache, `with` does not reset it.
     var inProgress: ContiguousArray<Bool> = []
+    /// Node ids whose cache entries this evaluation wrote: what `recycle` clears.
+    var written: [Int] = []
 
     /// What `with` changes; swapped in and out as a whole.
     struct State {
@@ -23,7 +27,7 @@ final class Evaluator {
         var cache: ContiguousArray<CacheEntry> = []
     }
 
-    enum CacheEntry {
+    enum CacheEntry: Sendable {
         case empty
         case undefined
         case value(Value)
@@ -41,6 +45,27 @@ final class Evaluator {
         self.options = options
         self.context = BuiltinContext(nowNs: options.nowNs ?? EvalOptions.currentTimeNs())
         self.state = State(input: input)
+        if let tables = policy.evalTables.take() {
+            state.cache = tables.cache
+            inProgress = tables.inProgress
+            written = tables.written
+        }
+    }
+
+    /// Gives the per-node tables back to the policy, every entry empty again, for the next
+    /// evaluation: allocating them costs more than a small rule does (generic metadata
+    /// lookups and a malloc each), and clearing only the written entries keeps the cost
+    /// independent of the bundle's size. Call once, when the evaluation is over.
+    func recycle() {
+        guard state.cache.count == policy.nodeCount, inProgress.count == policy.nodeCount else { return }
+        var tables = EvalTables(cache: [], inProgress: [], written: [])
+        swap(&tables.cache, &state.cache)
+        swap(&tables.inProgress, &inProgress)
+        swap(&tables.written, &written)
+        for id in tables.written { tables.cache[id] = .empty }
+        tables.written.removeAll(keepingCapacity: true)
+        // `inProgress` is all false: every rule clears its entry on the way out, thrown or not.
+        policy.evalTables.put(tables)
     }
 
     final class Frame {
@@ -230,7 +255,7 @@ final class Evaluator {
 
     @inline(never)
     func evalCallExpr(_ target: CallTarget, _ args: [Term], _ loc: Location, _ f: Frame, _ k: () throws -> Void) throws {
-        if case .builtin("print") = target, state.mocks.isEmpty {
+        if case .builtin(let b) = target, b.name == "print", state.mocks.isEmpty {
             try evalPrint(args, f)
             try k()
             return
@@ -239,8 +264,8 @@ final class Evaluator {
         if args.count == arity + 1 {
             let output = args[arity]
             try evalArgs(args, arity, f) { vals in
-                if case .builtin(let name) = target, let rel = self.policy.builtins[name]?.relation, self.state.mocks[name] == nil {
-                    let results = try self.callBuiltin(name, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
+                if case .builtin(let b) = target, let rel = self.policy.builtins[b]?.relation, self.state.mocks[b.name] == nil {
+                    let results = try self.callBuiltin(b.name, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
                     guard case .array(let rs)? = results else { return }
                     for r in rs { try self.unifyValue(output, r, f, k) }
                     return
@@ -271,7 +296,7 @@ final class Evaluator {
 
     func arity(_ target: CallTarget) -> Int? {
         switch target {
-        case .builtin(let name): return policy.builtins[name]?.arity
+        case .builtin(let b): return policy.builtins[b]?.arity
         case .function(let path):
             guard let node = policy.root.lookup(path[...]), let r = node.rules.first ?? node.defaultRule else { return nil }
             return r.args?.count
@@ -353,15 +378,15 @@ final class Evaluator {
             }
         }
         switch target {
-        case .builtin(let name):
-            guard let b = policy.builtins[name] else {
-                throw RegoError(.type, "undefined function \(name)", at: loc)
+        case .builtin(let ref):
+            guard let b = policy.builtins[ref] else {
+                throw RegoError(.type, "undefined function \(ref.name)", at: loc)
             }
             if let fn = b.function {
-                return try callBuiltin(name, loc) { ctx in try fn(args, ctx) }
+                return try callBuiltin(ref.name, loc) { ctx in try fn(args, ctx) }
             }
             if let rel = b.relation {
-                return try callBuiltin(name, loc) { ctx in try rel(args, ctx).first }
+                return try callBuiltin(ref.name, loc) { ctx in try rel(args, ctx).first }
             }
             return nil
         case .function(let path):
@@ -465,3 +490,25 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The per-node tables of one evaluation (rule cache, recursion marks, written ids).
+struct EvalTables: Sendable {
+    var cache: ContiguousArray<Evaluator.CacheEntry>
+    var inProgress: ContiguousArray<Bool>
+    var written: [Int]
+}
+
+/// Tables kept between evaluations of one policy: one per evaluation running at once, up
+/// to `limit`; beyond that an evaluation allocates its own and they are dropped after.
+final class EvalTablesPool: Sendable {
+    private let kept = Mutex<[EvalTables]>([])
+    static let limit = 16
+
+    func take() -> EvalTables? { kept.withLock { $0.popLast() } }
+
+    func put(_ tables: sending EvalTables) {
+        kept.withLock { kept in
+            if kept.count < Self.limit { kept.append(tables) }
+        }
+    }
+}

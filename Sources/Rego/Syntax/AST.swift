@@ -76,18 +76,32 @@ public enum TemplatePiece: Sendable {
     case expression(Expr)
 }
 
+/// A builtin named in a call: the parser knows only the name; the compiler adds its slot
+/// in the registry it compiles against, so that a call finds its builtin by index instead
+/// of hashing the name on every evaluation.
+public struct BuiltinRef: Sendable {
+    public let name: String
+    /// Index into `BuiltinRegistry.slots`, or -1 before compiling.
+    let slot: Int
+
+    init(_ name: String, slot: Int = -1) {
+        self.name = name
+        self.slot = slot
+    }
+}
+
 /// What a call calls: a name as written, then after compiling a builtin or a user function
 /// at its absolute `data` path.
 public enum CallTarget: Sendable {
     case name([String], Location)
-    case builtin(String)
+    case builtin(BuiltinRef)
     case function([String])
 
     /// The name used for `with` mocking and error messages.
     var displayName: String {
         switch self {
         case .name(let parts, _): return parts.joined(separator: ".")
-        case .builtin(let n): return n
+        case .builtin(let b): return b.name
         case .function(let path): return "data." + path.joined(separator: ".")
         }
     }

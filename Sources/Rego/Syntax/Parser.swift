@@ -343,7 +343,7 @@ public struct Parser {
         let tok = advance()
         // `some x, y` or `some x in xs` / `some k, v in xs`
         let first = try termInfix(allowKeyValueIn: true)
-        if case .call(.builtin(let name), let args) = first.kind, name == "internal.member_2" || name == "internal.member_3" {
+        if case .call(.builtin(let b), let args) = first.kind, b.name == "internal.member_2" || b.name == "internal.member_3" {
             if args.count == 2 {
                 return Expr(.someIn(key: nil, value: args[0], collection: args[1]), tok.location)
             }
@@ -353,7 +353,7 @@ public struct Parser {
         while peek.isPunct(",") {
             advance()
             let t = try termInfix(allowKeyValueIn: true)
-            if case .call(.builtin("internal.member_2"), let args) = t.kind, vars.count == 1 {
+            if case .call(.builtin(let b), let args) = t.kind, b.name == "internal.member_2", vars.count == 1 {
                 return Expr(.someIn(key: vars[0], value: args[0], collection: args[1]), tok.location)
             }
             vars.append(t)
@@ -390,7 +390,7 @@ public struct Parser {
     // MARK: - Infix terms
 
     static func call(_ name: String, _ args: [Term], _ loc: Location) -> Term {
-        Term(.call(.builtin(name), args), loc)
+        Term(.call(.builtin(BuiltinRef(name)), args), loc)
     }
 
     /// `in` level: `x in xs`, and where allowed `k, v in xs` (in `some`, queries, bodies).

@@ -8,12 +8,28 @@ public enum Digest: Sendable {
 
     var evp: OpaquePointer {
         switch self {
-        case .md5: return EVP_md5()
-        case .sha1: return EVP_sha1()
-        case .sha256: return EVP_sha256()
-        case .sha384: return EVP_sha384()
-        case .sha512: return EVP_sha512()
+        case .md5: return Digest.fetched.md5
+        case .sha1: return Digest.fetched.sha1
+        case .sha256: return Digest.fetched.sha256
+        case .sha384: return Digest.fetched.sha384
+        case .sha512: return Digest.fetched.sha512
         }
+    }
+
+    /// The implementations, fetched from OpenSSL's providers once. With the legacy
+    /// `EVP_sha256()` objects, OpenSSL 3 fetches the implementation again on every digest
+    /// (a lookup by name under a lock: about 2k instructions, more than hashing a token).
+    /// A name a provider does not offer (MD5 under FIPS) keeps the legacy object, which
+    /// fails the same way it always did.
+    nonisolated(unsafe) private static let fetched = (
+        md5: fetch("MD5") ?? EVP_md5()!, sha1: fetch("SHA1") ?? EVP_sha1()!, sha256: fetch("SHA256") ?? EVP_sha256()!,
+        sha384: fetch("SHA384") ?? EVP_sha384()!, sha512: fetch("SHA512") ?? EVP_sha512()!
+    )
+
+    private static func fetch(_ name: String) -> OpaquePointer? {
+        let md = EVP_MD_fetch(nil, name, nil)
+        if md == nil { ERR_clear_error() }
+        return md
     }
 
     var length: Int {
@@ -32,6 +48,14 @@ public enum Digest: Sendable {
         let ok = data.withUnsafeBytes { d in EVP_Digest(d.baseAddress, d.count, &out, &len, evp, nil) }
         precondition(ok == 1, "EVP_Digest failed")
         return Array(out.prefix(Int(len)))
+    }
+
+    /// Writes the digest of `bytes` to `out`, which has room for `length` bytes.
+    func hash(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= length, "digest buffer too small")
+        var len: UInt32 = 0
+        let ok = EVP_Digest(bytes.baseAddress, bytes.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &len, evp, nil)
+        precondition(ok == 1, "EVP_Digest failed")
     }
 
     /// The digest of `first` followed by `second`, without joining them.

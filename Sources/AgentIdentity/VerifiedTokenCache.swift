@@ -1,4 +1,3 @@
-internal import COpenSSL
 import Synchronization
 
 /// Tokens whose signature and claims were verified, keyed by the SHA-256 of the token, so
@@ -37,9 +36,7 @@ public final class VerifiedTokenCache: Sendable {
         var token = token
         return token.withUTF8 { bytes in
             var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-            withUnsafeMutableBytes(of: &digest) { out in
-                _ = SHA256(bytes.baseAddress, bytes.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            }
+            withUnsafeMutableBytes(of: &digest) { out in Digest.sha256.hash(UnsafeRawBufferPointer(bytes), into: out) }
             return Key(a: digest.0, b: digest.1, c: digest.2, d: digest.3)
         }
     }

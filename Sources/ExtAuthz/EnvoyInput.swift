@@ -23,12 +23,26 @@ public enum EnvoyInput {
 
     /// OPA-Envoy's parsed_path: the decoded path without its leading slashes, split on "/".
     public static func parsedPath(_ path: Substring) -> [String] {
-        var start = path.utf8.startIndex
-        while start < path.utf8.endIndex && path.utf8[start] == UInt8(ascii: "/") { start = path.utf8.index(after: start) }
-        let trimmed = path[start...]
-        return trimmed.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { segment in
-            let s = Substring(segment)
-            return PercentEncoding.decode(s, plusIsSpace: false) ?? String(s)
+        let utf8 = path.utf8
+        let slash = UInt8(ascii: "/"), percent = UInt8(ascii: "%")
+        var i = utf8.startIndex
+        while i < utf8.endIndex && utf8[i] == slash { i = utf8.index(after: i) }
+        var segments: [String] = []
+        var start = i
+        var escaped = false
+        while true {
+            if i == utf8.endIndex || utf8[i] == slash {
+                // Only a segment with a `%` needs unescaping; the rest is copied as it is.
+                let segment = path[start..<i]
+                segments.append(escaped ? PercentEncoding.decode(segment, plusIsSpace: false) ?? String(segment) : String(segment))
+                if i == utf8.endIndex { return segments }
+                i = utf8.index(after: i)
+                start = i
+                escaped = false
+                continue
+            }
+            if utf8[i] == percent { escaped = true }
+            i = utf8.index(after: i)
         }
     }
 

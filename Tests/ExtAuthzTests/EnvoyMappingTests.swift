@@ -88,6 +88,9 @@ struct EnvoyDecisionTests {
     @Test func parsedPathAndQuery() {
         #expect(EnvoyInput.parsedPath("/a/b%20c/") == ["a", "b c", ""])
         #expect(EnvoyInput.parsedPath("/") == [""])
+        #expect(EnvoyInput.parsedPath("") == [""])
+        #expect(EnvoyInput.parsedPath("//tools//search") == ["tools", "", "search"])
+        #expect(EnvoyInput.parsedPath("/a+b/%2Fx/%zz/caf%C3%A9") == ["a+b", "/x", "%zz", "café"])
         #expect(EnvoyInput.parsedQuery("a=1&a=2&b=x+y&c") == (try! Value.parseJSON(#"{"a":["1","2"],"b":["x y"],"c":[""]}"#)))
     }
 }

@@ -221,7 +221,8 @@ extension Evaluator {
         let (kt, vt) = pairs[i]
         if isPattern(kt, f) {
             // A variable key: try each key of the object.
-            for (key, val) in o.entries {
+            for entry in o.entries {
+                let key = entry.key, val = entry.value
                 try unifyValue(kt, key, f) {
                     try self.unifyValue(vt, val, f) { try self.unifyObject(pairs, o, i + 1, f, k) }
                 }

@@ -182,7 +182,21 @@ extension Value: Comparable, Hashable {
 /// An object with keys of any type, kept sorted by key in OPA's order so that iteration,
 /// printing and comparison are deterministic and lookups are a binary search.
 public struct RegoObject: Sendable, Hashable {
-    public private(set) var entries: [(key: Value, value: Value)]
+    /// One key and its value. A struct, not a tuple: the runtime destroys an array of tuples
+    /// by walking each tuple's layout generically, an array of structs with their own
+    /// compiled destructor (objects are built and dropped on every Check).
+    public struct Entry: Sendable {
+        public var key: Value
+        public var value: Value
+
+        @inline(__always)
+        public init(key: Value, value: Value) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public private(set) var entries: [Entry]
 
     public init() { entries = [] }
 
@@ -195,7 +209,7 @@ public struct RegoObject: Sendable, Hashable {
             i += 1
         }
         if inOrder {
-            entries = pairs.map { (key: $0.0, value: $0.1) }
+            entries = pairs.map { Entry(key: $0.0, value: $0.1) }
             return
         }
         if pairs.count <= RegoObject.insertionLimit {
@@ -204,13 +218,13 @@ public struct RegoObject: Sendable, Hashable {
         }
         var sorted = pairs.enumerated().map { (offset: $0.offset, key: $0.element.0, value: $0.element.1) }
         sorted.sort { let c = Value.compare($0.key, $1.key); return c != 0 ? c < 0 : $0.offset < $1.offset }
-        var out: [(key: Value, value: Value)] = []
+        var out: [Entry] = []
         out.reserveCapacity(sorted.count)
         for e in sorted {
             if let last = out.last, last.key == e.key {
-                out[out.count - 1] = (e.key, e.value)
+                out[out.count - 1] = Entry(key: e.key, value: e.value)
             } else {
-                out.append((e.key, e.value))
+                out.append(Entry(key: e.key, value: e.value))
             }
         }
         entries = out
@@ -230,7 +244,7 @@ public struct RegoObject: Sendable, Hashable {
             i += 1
         }
         if inOrder {
-            entries = pairs.map { (key: Value.string($0.0), value: $0.1) }
+            entries = pairs.map { Entry(key: Value.string($0.0), value: $0.1) }
             return
         }
         if pairs.count <= RegoObject.insertionLimit {
@@ -239,7 +253,7 @@ public struct RegoObject: Sendable, Hashable {
         }
         var sorted = pairs
         sorted.sort { Value.utf8Precedes($0.0, $1.0) }
-        entries = sorted.map { (key: Value.string($0.0), value: $0.1) }
+        entries = sorted.map { Entry(key: Value.string($0.0), value: $0.1) }
     }
 
     /// Builds from string-keyed pairs that may repeat a key: the last value of a key wins
@@ -257,7 +271,7 @@ public struct RegoObject: Sendable, Hashable {
     static let insertionLimit = 32
 
     /// Entries inserted one by one by `insert` (a repeated key keeps its last value).
-    private static func inserting(_ count: Int, _ insert: (inout RegoObject) -> Void) -> [(key: Value, value: Value)] {
+    private static func inserting(_ count: Int, _ insert: (inout RegoObject) -> Void) -> [Entry] {
         var o = RegoObject()
         o.entries.reserveCapacity(count)
         insert(&o)
@@ -308,7 +322,7 @@ public struct RegoObject: Sendable, Hashable {
         set {
             let (found, i) = index(of: key)
             if let v = newValue {
-                if found { entries[i].value = v } else { entries.insert((key, v), at: i) }
+                if found { entries[i].value = v } else { entries.insert(Entry(key: key, value: v), at: i) }
             } else if found {
                 entries.remove(at: i)
             }

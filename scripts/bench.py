@@ -122,29 +122,28 @@ def postgres_pids(pg):
     return [int(main)] + [int(c) for c in children]
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(stat_path):
-    """User + system CPU of a process or thread, from /proc/…/stat (0 once it is gone)."""
+def cpu_seconds(task_dir):
+    """CPU time so far of one thread (or of a single-threaded process), from the
+    scheduler's nanosecond account in /proc/…/schedstat: utime and stime in /proc/…/stat
+    are sampled at the clock tick, too coarse for a thread that runs in short bursts. 0
+    once it is gone."""
     try:
-        with open(stat_path) as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
+        with open(os.path.join(task_dir, "schedstat")) as fh:
+            return int(fh.read().split()[0]) / 1e9
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def background_cpu(pg, warden_pid):
     """CPU seconds so far of the decision log's background work: every PostgreSQL process
-    and Warden's shipper thread. Neither is on the Check path."""
-    postgres = sum(cpu_seconds(f"/proc/{pid}/stat") for pid in postgres_pids(pg))
+    (each is single-threaded) and Warden's shipper thread. Neither is on the Check path."""
+    postgres = sum(cpu_seconds(f"/proc/{pid}") for pid in postgres_pids(pg))
     shipper = 0.0
     for tid in os.listdir(f"/proc/{warden_pid}/task"):
         try:
             with open(f"/proc/{warden_pid}/task/{tid}/comm") as fh:
                 if fh.read().strip() == "warden-audit":
-                    shipper = cpu_seconds(f"/proc/{warden_pid}/task/{tid}/stat")
+                    shipper = cpu_seconds(f"/proc/{warden_pid}/task/{tid}")
         except FileNotFoundError:
             pass
     return postgres, shipper

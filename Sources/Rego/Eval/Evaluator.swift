@@ -506,7 +506,7 @@ final class EvalTablesPool: Sendable {
 
     func take() -> EvalTables? { kept.withLock { $0.popLast() } }
 
-    func put(_ tables: sending EvalTables) {
+    func put(_ tables: EvalTables) {
         kept.withLock { kept in
             if kept.count < Self.limit { kept.append(tables) }
         }

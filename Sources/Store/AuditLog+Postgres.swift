@@ -100,7 +100,7 @@ public struct PostgresAuditLog {
                 var rows = ChainedCopyRows(after: seq, hash: hash, capacity: lines.reduce(0) { $0 + $1.count + $1.count / 16 + 256 })
                 var skipped: [Int] = []
                 for (i, line) in lines.enumerated() where !rows.add(spoolLine: line) { skipped.append(i) }
-                if rows.count > 0 { try db.copyIn(ChainedCopyRows.statement, rows.text) }
+                if rows.count > 0 { try db.copyIn(ChainedCopyRows.statement, rows.copyData) }
                 seq = rows.seq
                 hash = rows.hash
                 var newCheckpointSeq = checkpointSeq, newCheckpointAt = checkpointAt

@@ -1,12 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// One shipment of spooled decisions as the rows of `COPY warden_decisions … FROM STDIN`
-/// (text format), chained as they are added: each row's hash covers the one before it.
-/// Works on the spool's bytes as read, so a record is never copied into a `String`.
+/// in PostgreSQL's binary format, chained as they are added: each row's hash covers the one
+/// before it. Works on the spool's bytes as read, so a record is never copied into a
+/// `String`. Binary rather than text: PostgreSQL neither scans the records for escapes nor
+/// parses timestamps, UUIDs and hex, which took about a third of its CPU per row.
 struct ChainedCopyRows {
-    private(set) var text: [UInt8] = []
+    private var data: [UInt8] = []
     private(set) var seq: Int64
     private(set) var hash: [UInt8]
     private(set) var count = 0
@@ -14,11 +12,21 @@ struct ChainedCopyRows {
     init(after seq: Int64, hash: [UInt8], capacity: Int) {
         self.seq = seq
         self.hash = hash
-        text.reserveCapacity(capacity)
+        data.reserveCapacity(capacity)
+        data += Self.header
     }
 
     /// The columns each row carries, in order.
-    static let statement: StaticString = "COPY warden_decisions (seq, decision_id, time, agent_id, record, prev_hash, row_hash) FROM STDIN"
+    static let statement: StaticString = "COPY warden_decisions (seq, decision_id, time, agent_id, record, prev_hash, row_hash) FROM STDIN WITH (FORMAT binary)"
+
+    /// The binary format's signature, flags (none) and header extension length (none).
+    static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
+    static let columns: Int16 = 7
+    /// `timestamptz` counts microseconds from 2000-01-01 00:00:00 UTC.
+    static let postgresEpochMicros: Int64 = 946_684_800_000_000
+
+    /// What COPY is sent: the header, the rows, the trailer. Empty when no row was added.
+    var copyData: [UInt8] { count == 0 ? [] : data + [0xFF, 0xFF] }
 
     /// Adds one spool line; false, adding nothing, when it is not a decision record.
     mutating func add(spoolLine line: ArraySlice<UInt8>) -> Bool {
@@ -27,86 +35,47 @@ struct ChainedCopyRows {
         seq += 1
         hash = AuditChain.hash(previous: previous, record: line[fields.record])
         count += 1
-        appendDecimal(seq)
-        text.append(Self.tab)
-        text += line[fields.decisionID]
-        text.append(Self.tab)
-        appendTimestamp(micros: fields.timeMicros)
-        text.append(Self.tab)
+        appendInteger(Self.columns)
+        appendField(length: 8)
+        appendInteger(seq)
+        appendField(length: 16)
+        appendUUID(line[fields.decisionID])
+        appendField(length: 8)
+        appendInteger(fields.timeMicros - Self.postgresEpochMicros)
         if fields.agentID.isEmpty {
-            text += Self.null
+            appendInteger(Int32(-1))  // NULL
         } else {
-            appendEscaped(line[fields.agentID])
+            appendField(line[fields.agentID])
         }
-        text.append(Self.tab)
-        appendEscaped(line[fields.record])
-        text.append(Self.tab)
-        appendBytea(previous)
-        text.append(Self.tab)
-        appendBytea(hash)
-        text.append(Self.newline)
+        appendField(line[fields.record])
+        appendField(previous[...])
+        appendField(hash[...])
         return true
     }
 
-    static let tab = UInt8(ascii: "\t"), newline = UInt8(ascii: "\n"), backslash = UInt8(ascii: "\\")
-    static let null: [UInt8] = Array(#"\N"#.utf8)
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    private mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) }
+    }
 
-    /// In COPY's text format a backslash starts an escape: double each one. (Tab, newline and
-    /// carriage return would need escapes too; `SpoolLineFields` refuses them.)
-    private mutating func appendEscaped(_ bytes: ArraySlice<UInt8>) {
-        bytes.withUnsafeBytes { b in
-            guard let base = b.baseAddress else { return }
-            var start = 0
-            while start < b.count, let found = memchr(base + start, Int32(Self.backslash), b.count - start) {
-                let i = base.distance(to: UnsafeRawPointer(found))
-                text.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[start...i]))
-                text.append(Self.backslash)
-                start = i + 1
+    private mutating func appendField(length: Int) { appendInteger(Int32(length)) }
+
+    private mutating func appendField(_ bytes: ArraySlice<UInt8>) {
+        appendField(length: bytes.count)
+        data += bytes
+    }
+
+    /// The 16 bytes of a UUID in its canonical text form (checked by `SpoolLineFields`).
+    private mutating func appendUUID(_ text: ArraySlice<UInt8>) {
+        var high: UInt8?
+        for c in text where c != UInt8(ascii: "-") {
+            let nibble = SpoolLineFields.hexValue(c)
+            if let h = high {
+                data.append(h << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
             }
-            text.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[start...]))
         }
-    }
-
-    /// `\x…` is bytea's hex input; its backslash is escaped for COPY.
-    private mutating func appendBytea(_ bytes: [UInt8]) {
-        text.append(Self.backslash)
-        text.append(Self.backslash)
-        text.append(UInt8(ascii: "x"))
-        for b in bytes {
-            text.append(Self.hexDigits[Int(b >> 4)])
-            text.append(Self.hexDigits[Int(b & 15)])
-        }
-    }
-
-    private mutating func appendDecimal(_ value: Int64, width: Int = 1) {
-        if value < 0 { text.append(UInt8(ascii: "-")) }
-        var rest = value.magnitude, divisor: UInt64 = 1, digits = 1
-        while divisor <= rest / 10 {
-            divisor *= 10
-            digits += 1
-        }
-        for _ in digits..<max(width, digits) { text.append(UInt8(ascii: "0")) }
-        while divisor > 0 {
-            text.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
-        }
-    }
-
-    /// `YYYY-MM-DD HH:MM:SS.ffffff+00`: exact to the microsecond, which a conversion from
-    /// seconds as a double is not.
-    private mutating func appendTimestamp(micros: Int64) {
-        let c = CivilTime(unixMicros: micros)
-        let fields: [(value: Int64, width: Int, then: Unicode.Scalar)] = [
-            (c.year, 4, "-"), (c.month, 2, "-"), (c.day, 2, " "), (c.hour, 2, ":"), (c.minute, 2, ":"), (c.second, 2, "."),
-            (c.microsecond, 6, "+"),
-        ]
-        for field in fields {
-            appendDecimal(field.value, width: field.width)
-            text.append(UInt8(ascii: field.then))
-        }
-        text += [UInt8(ascii: "0"), UInt8(ascii: "0")]
     }
 }
 
@@ -155,31 +124,13 @@ struct SpoolLineFields {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
             || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(c)
     }
-}
 
-/// UTC calendar fields of a Unix time in microseconds (proleptic Gregorian; the
-/// days-to-civil algorithm from Howard Hinnant's "chrono-Compatible Low-Level Date Algorithms").
-struct CivilTime: Equatable {
-    let year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, microsecond: Int64
-
-    init(unixMicros: Int64) {
-        let perDay: Int64 = 86_400_000_000
-        let days = unixMicros >= 0 ? unixMicros / perDay : (unixMicros - perDay + 1) / perDay
-        var rest = unixMicros - days * perDay
-        hour = rest / 3_600_000_000
-        rest %= 3_600_000_000
-        minute = rest / 60_000_000
-        rest %= 60_000_000
-        second = rest / 1_000_000
-        microsecond = rest % 1_000_000
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        day = dayOfYear - (153 * mp + 2) / 5 + 1
-        month = mp < 10 ? mp + 3 : mp - 9
-        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    /// The value of a hex digit that `isHexDigit` accepted.
+    static func hexValue(_ c: UInt8) -> UInt8 {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        default: return c - UInt8(ascii: "A") + 10
+        }
     }
 }

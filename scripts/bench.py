@@ -138,7 +138,7 @@ def background_cpu(pg, warden_pid):
     """CPU seconds so far of the decision log's background work: every PostgreSQL process
     (each is single-threaded) and Warden's shipper thread. Neither is on the Check path."""
     postgres = sum(cpu_seconds(f"/proc/{pid}") for pid in postgres_pids(pg))
-    shipper = 0.0
+    shipper = None  # no thread of that name: printed as n/a rather than as 0
     for tid in os.listdir(f"/proc/{warden_pid}/task"):
         try:
             with open(f"/proc/{warden_pid}/task/{tid}/comm") as fh:
@@ -198,10 +198,10 @@ def audit_bench(a, pg, body, spool_root):
             last_on = wrk(envoy_on_port, 1, 3)
             wall = time.time() - t0
             cpu_after, rows = background_cpu(pg, on.proc.pid), rows_in_log(pg) - rows_before
-            spent = [after - before for after, before in zip(cpu_after, cpu_before)]
-            fractions.append(min(0.9, sum(spent) / wall))
+            spent = [None if after is None or before is None else after - before for after, before in zip(cpu_after, cpu_before)]
+            fractions.append(min(0.9, sum(x or 0.0 for x in spent) / wall))
             if rows > 0:
-                per_row.append([x / rows * 1e6 for x in spent])
+                per_row.append([None if x is None else x / rows * 1e6 for x in spent])
             with ControlLoad(fractions[-1]):
                 last_control = wrk(envoy_off_port, 1, 3)
             ratios.append(last_on["p99"] / last_off["p99"])
@@ -214,9 +214,11 @@ def audit_bench(a, pg, body, spool_root):
               f"p99 {last_on['p99']:.3f} ms; off beside the control load: p50 {last_control['p50']:.3f} ms "
               f"p99 {last_control['p99']:.3f} ms")
         if per_row:
-            postgres_us = sorted(r[0] for r in per_row)[len(per_row) // 2]
-            shipper_us = sorted(r[1] for r in per_row)[len(per_row) // 2]
-            print(f"  background CPU per decision: PostgreSQL {postgres_us:.0f} µs, Warden's shipper {shipper_us:.0f} µs; "
+            def median(xs):
+                xs = sorted(x for x in xs if x is not None)
+                return f"{xs[len(xs) // 2]:.0f} µs" if xs else "n/a (thread not found)"
+            print(f"  background CPU per decision: PostgreSQL {median(r[0] for r in per_row)}, "
+                  f"Warden's shipper {median(r[1] for r in per_row)}; "
                   f"{fractions[len(fractions) // 2] * 100:.1f}% of one CPU at this rate, which the control load burns too")
 
         # Full Check rate straight at the gRPC port, in chunks; after each, how far the

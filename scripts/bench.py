@@ -174,6 +174,53 @@ class ControlLoad:
         self.proc.wait()
 
 
+def thread_ids(pid, name):
+    """Thread ids of `pid` whose name is `name`."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                if fh.read().strip() == name:
+                    out.append(int(tid))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+class IsolatedLayout:
+    """PostgreSQL and Warden's shipper thread (`warden-audit`) on the last CPU, the request
+    path (the load generator, Envoy, Warden's other threads) on the others: on one machine,
+    the layout of a deployment whose database has its own host. Set with taskset, undone
+    on exit."""
+
+    def __init__(self, pg, request_path_pids, shipping_warden_pid):
+        self.pg, self.request_path_pids, self.shipping_warden_pid = pg, request_path_pids, shipping_warden_pid
+        self.cpus = os.cpu_count() or 1
+
+    @staticmethod
+    def taskset(pid, cpus, all_threads):
+        subprocess.run(["taskset"] + (["-a"] if all_threads else []) + ["-c", "-p", cpus, str(pid)],
+                       capture_output=True, check=True)
+
+    def apply(self, database_cpus, path_cpus):
+        for pid in postgres_pids(self.pg):
+            self.taskset(pid, database_cpus, True)
+        for pid in self.request_path_pids:
+            self.taskset(pid, path_cpus, True)
+        for tid in thread_ids(self.shipping_warden_pid, "warden-audit"):
+            self.taskset(tid, database_cpus, False)
+        os.sched_setaffinity(0, {int(c) for c in path_cpus.split(",")})  # wrk inherits it
+
+    def __enter__(self):
+        last = self.cpus - 1
+        self.apply(str(last), ",".join(str(c) for c in range(last)))
+        return self
+
+    def __exit__(self, *exc):
+        every = ",".join(str(c) for c in range(self.cpus))
+        self.apply(every, every)
+
+
 def audit_bench(a, pg, body, spool_root):
     """Issue 5's figures: Check latency with the decision log on vs off (through Envoy, runs
     alternating so drift hits both); rows shipped per second while Warden answers Checks as
@@ -221,6 +268,18 @@ def audit_bench(a, pg, body, spool_root):
                   f"Warden's shipper {median(r[1] for r in per_row)}; "
                   f"{fractions[len(fractions) // 2] * 100:.1f}% of one CPU at this rate, which the control load burns too")
 
+        # The same comparison with PostgreSQL and the shipper off the request path's CPUs.
+        isolated = []
+        if (os.cpu_count() or 1) >= 2:
+            with IsolatedLayout(pg, [on.proc.pid, off.proc.pid, envoy_on.proc.pid, envoy_off.proc.pid], on.proc.pid):
+                for _ in range(5):
+                    iso_off = wrk(envoy_off_port, 1, 3)
+                    iso_on = wrk(envoy_on_port, 1, 3)
+                    isolated.append(iso_on["p99"] / iso_off["p99"])
+            isolated.sort()
+            print(f"  PostgreSQL and the shipper thread on their own CPU, the request path on the other(s): audit off p99 "
+                  f"{iso_off['p99']:.3f} ms, on p99 {iso_on['p99']:.3f} ms")
+
         # Full Check rate straight at the gRPC port, in chunks; after each, how far the
         # table lags behind the Checks answered.
         start_rows, answered, lags = rows_in_log(pg), 0, []
@@ -260,6 +319,9 @@ def audit_bench(a, pg, body, spool_root):
           f"target <= 1.1)")
     print(f"  control, log off beside an unrelated process burning the same CPU / off: {control_ratios[len(control_ratios) // 2]:.2f}x "
           f"(each {', '.join(f'{r:.2f}' for r in control_ratios)}): what that much background CPU costs on this machine")
+    if isolated:
+        print(f"  Check p99, audit on / off, PostgreSQL and the shipper on their own CPU: {isolated[len(isolated) // 2]:.2f}x "
+              f"(each {', '.join(f'{r:.2f}' for r in isolated)}; the layout of a database on its own host)")
     # The table trails by up to a shipment window (100 ms of records, plus the transaction)
     # by design: a backlog grows when the lag rises quarter after quarter beyond that.
     window = int(full_rate * 0.25)

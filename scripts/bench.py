@@ -134,19 +134,26 @@ def cpu_seconds(task_dir):
         return 0.0
 
 
-def background_cpu(pg, warden_pid):
-    """CPU seconds so far of the decision log's background work: every PostgreSQL process
-    (each is single-threaded) and Warden's shipper thread. Neither is on the Check path."""
-    postgres = sum(cpu_seconds(f"/proc/{pid}") for pid in postgres_pids(pg))
-    shipper = None  # no thread of that name: printed as n/a rather than as 0
-    for tid in os.listdir(f"/proc/{warden_pid}/task"):
+def thread_ids(pid, name):
+    """Thread ids of `pid` whose name is `name`."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{warden_pid}/task/{tid}/comm") as fh:
-                if fh.read().strip() == "warden-audit":
-                    shipper = cpu_seconds(f"/proc/{warden_pid}/task/{tid}")
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                if fh.read().strip() == name:
+                    out.append(int(tid))
         except FileNotFoundError:
             pass
-    return postgres, shipper
+    return out
+
+
+def background_cpu(pg, warden_pid):
+    """CPU seconds so far of the decision log's background work: every PostgreSQL process
+    (each is single-threaded) and Warden's shipper thread. Neither is on the Check path.
+    The shipper's is None when there is no such thread: printed as n/a rather than as 0."""
+    postgres = sum(cpu_seconds(f"/proc/{pid}") for pid in postgres_pids(pg))
+    shipper = [cpu_seconds(f"/proc/{warden_pid}/task/{tid}") for tid in thread_ids(warden_pid, "warden-audit")]
+    return postgres, (shipper[0] if shipper else None)
 
 
 class ControlLoad:
@@ -172,19 +179,6 @@ class ControlLoad:
     def __exit__(self, *exc):
         self.proc.kill()
         self.proc.wait()
-
-
-def thread_ids(pid, name):
-    """Thread ids of `pid` whose name is `name`."""
-    out = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
-                if fh.read().strip() == name:
-                    out.append(int(tid))
-        except FileNotFoundError:
-            pass
-    return out
 
 
 class IsolatedLayout:

@@ -1,4 +1,4 @@
-public import Rego
+import Rego
 
 /// A CheckResponse written straight from a `Decision` to protobuf wire bytes: the serve
 /// path's encoder, the counterpart of `CheckRequestReader`.
@@ -107,14 +107,9 @@ struct WireWriter {
             bytes[lengthAt] = UInt8(length)
             return
         }
-        var prefix: [UInt8] = []
-        var v = UInt64(length)
-        while v >= 0x80 {
-            prefix.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        prefix.append(UInt8(v))
-        bytes.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
+        var prefix = WireWriter(capacity: 10)
+        prefix.rawVarint(UInt64(length))
+        bytes.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix.bytes)
     }
 
     // MARK: - Envoy and well-known messages

@@ -97,7 +97,7 @@ public struct PostgresAuditLog {
                 }
                 let checkpointSeq = head["checkpoint_seq"].flatMap { Int64($0) } ?? 0
                 let checkpointAt = head["checkpoint_at"].flatMap { Int64($0) } ?? 0
-                var rows = ChainedCopyRows(after: seq, hash: hash, capacity: lines.reduce(0) { $0 + $1.count + $1.count / 16 + 256 })
+                var rows = ChainedCopyRows(after: seq, hash: hash, capacity: ChainedCopyRows.capacity(for: lines))
                 var skipped: [Int] = []
                 for (i, line) in lines.enumerated() where !rows.add(spoolLine: line) { skipped.append(i) }
                 if rows.count > 0 { try db.copyIn(ChainedCopyRows.statement, rows.copyData) }

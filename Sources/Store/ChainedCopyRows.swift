@@ -1,3 +1,5 @@
+import Rego
+
 /// One shipment of spooled decisions as the rows of `COPY warden_decisions … FROM STDIN`
 /// in PostgreSQL's binary format, chained as they are added: each row's hash covers the one
 /// before it. Works on the spool's bytes as read, so a record is never copied into a
@@ -24,6 +26,13 @@ struct ChainedCopyRows {
     static let columns: Int16 = 7
     /// `timestamptz` counts microseconds from 2000-01-01 00:00:00 UTC.
     static let postgresEpochMicros: Int64 = 946_684_800_000_000
+
+    /// Room for `lines` as rows: a row takes at most its line's bytes plus 128, for the field
+    /// count, seven lengths, the seq and two hashes (the binary id and time are shorter than
+    /// their text in the line).
+    static func capacity(for lines: [ArraySlice<UInt8>]) -> Int {
+        header.count + lines.reduce(0) { $0 + $1.count + 128 } + 2
+    }
 
     /// What COPY is sent: the header, the rows, the trailer. Empty when no row was added.
     var copyData: [UInt8] { count == 0 ? [] : data + [0xFF, 0xFF] }
@@ -68,7 +77,7 @@ struct ChainedCopyRows {
     private mutating func appendUUID(_ text: ArraySlice<UInt8>) {
         var high: UInt8?
         for c in text where c != UInt8(ascii: "-") {
-            let nibble = SpoolLineFields.hexValue(c)
+            let nibble = Hex.nibble(c) ?? 0
             if let h = high {
                 data.append(h << 4 | nibble)
                 high = nil
@@ -98,7 +107,7 @@ struct SpoolLineFields {
         // A UUID in its canonical text form.
         let id = line[line.startIndex..<t1]
         guard id.count == 36, id.enumerated().allSatisfy({ i, c in
-            i == 8 || i == 13 || i == 18 || i == 23 ? c == UInt8(ascii: "-") : Self.isHexDigit(c)
+            i == 8 || i == 13 || i == 18 || i == 23 ? c == UInt8(ascii: "-") : Hex.nibble(c) != nil
         }) else { return nil }
         let time = line[(t1 + 1)..<t2]
         guard (1...18).contains(time.count), time.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
@@ -120,17 +129,4 @@ struct SpoolLineFields {
         }
     }
 
-    static func isHexDigit(_ c: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(c)
-    }
-
-    /// The value of a hex digit that `isHexDigit` accepted.
-    static func hexValue(_ c: UInt8) -> UInt8 {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        default: return c - UInt8(ascii: "A") + 10
-        }
-    }
 }

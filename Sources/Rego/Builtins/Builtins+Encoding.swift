@@ -215,19 +215,22 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The value of one hex digit (either case), or nil.
+    @inline(__always)
+    public static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+
     public static func decode(_ s: String) -> [UInt8]? {
         let chars = Array(s.utf8)
         guard chars.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
         var i = 0
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            case 65...70: return c - 55
-            default: return nil
-            }
-        }
         while i < chars.count {
             guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
             out.append(hi << 4 | lo)

@@ -202,9 +202,9 @@ struct WireReader {
     /// Reads the message field `name` into `builder`: a second occurrence of the field
     /// merges into what the first gave, as protobuf requires.
     mutating func merge<B: MessageBuilder>(_ name: String, into builder: inout B?) throws(CheckRequestDecodeError) {
-        var b = builder ?? B()
-        try nested(name) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try b.merge(&sub) }
-        builder = b
+        // In place: a copy of a builder would retain and release each of its strings.
+        if builder == nil { builder = B() }
+        try nested(name) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try builder!.merge(&sub) }
     }
 
     /// A `map<string, string>` entry.
@@ -237,6 +237,25 @@ struct StringMapBuilder {
     mutating func add(_ key: String, _ value: Value) { pairs.append((key, value)) }
 
     func build() -> RegoObject { RegoObject(stringKeysLastWins: pairs) }
+}
+
+/// An object's fields, appended in key order into one array reserved up front: the
+/// objects of the input are built on every Check.
+struct FieldList {
+    var entries: [RegoObject.Entry] = []
+
+    init(capacity: Int) { entries.reserveCapacity(capacity) }
+
+    mutating func add(_ key: String, _ value: Value) { entries.append(RegoObject.Entry(key: .string(key), value: value)) }
+
+    var object: RegoObject { RegoObject(stringKeyedEntries: entries) }
+
+    /// A one-field object.
+    static func single(_ key: String, _ value: Value) -> Value {
+        var f = FieldList(capacity: 1)
+        f.add(key, value)
+        return .object(f.object)
+    }
 }
 
 // MARK: - AttributeContext
@@ -286,28 +305,27 @@ struct AttributesBuilder: MessageBuilder {
 
     func build() -> ParsedCheck {
         // Fields in key order, so the object needs no sorting.
-        var attrs: [(String, Value)] = []
-        if !contextExtensions.isEmpty { attrs.append(("contextExtensions", .object(contextExtensions.build()))) }
-        if let destination { attrs.append(("destination", destination.build())) }
-        if let metadataContext { attrs.append(("metadataContext", metadataContext.build())) }
+        var attrs = FieldList(capacity: 7)
+        if !contextExtensions.isEmpty { attrs.add("contextExtensions", .object(contextExtensions.build())) }
+        if let destination { attrs.add("destination", destination.build()) }
+        if let metadataContext { attrs.add("metadataContext", metadataContext.build()) }
         let http = request?.http ?? HTTPBuilder()
-        if let request { attrs.append(("request", request.build())) }
-        if let routeMetadataContext { attrs.append(("routeMetadataContext", routeMetadataContext.build())) }
-        if let source { attrs.append(("source", source.build())) }
-        if !sni.isEmpty { attrs.append(("tlsSession", .object(RegoObject(stringKeys: [("sni", .string(sni))])))) }
+        if let request { attrs.add("request", request.build()) }
+        if let routeMetadataContext { attrs.add("routeMetadataContext", routeMetadataContext.build()) }
+        if let source { attrs.add("source", source.build()) }
+        if !sni.isEmpty { attrs.add("tlsSession", FieldList.single("sni", .string(sni))) }
 
         let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
         let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
         let (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: http.headersObject)
-        let document = RegoObject(stringKeys: [
-            ("attributes", .object(RegoObject(stringKeys: attrs))),
-            ("parsed_body", parsedBody ?? .null),
-            ("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) })),
-            ("parsed_query", EnvoyInput.parsedQuery(query)),
-            ("truncated_body", .bool(truncated)),
-            ("version", EnvoyInput.version),
-        ])
-        return ParsedCheck(document: document, method: http.method, path: http.path, host: http.host, id: http.id,
+        var document = FieldList(capacity: 7)  // room for input.agent
+        document.add("attributes", .object(attrs.object))
+        document.add("parsed_body", parsedBody ?? .null)
+        document.add("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) }))
+        document.add("parsed_query", EnvoyInput.parsedQuery(query))
+        document.add("truncated_body", .bool(truncated))
+        document.add("version", EnvoyInput.version)
+        return ParsedCheck(document: document.object, method: http.method, path: http.path, host: http.host, id: http.id,
                            headers: http.headersObject)
     }
 }
@@ -337,13 +355,13 @@ struct PeerBuilder: MessageBuilder {
 
     func build() -> Value {
         // Fields in key order, so the object needs no sorting.
-        var o: [(String, Value)] = []
-        if let address { o.append(("address", address.build())) }
-        if !certificate.isEmpty { o.append(("certificate", .string(certificate))) }
-        if !labels.isEmpty { o.append(("labels", .object(labels.build()))) }
-        if !principal.isEmpty { o.append(("principal", .string(principal))) }
-        if !service.isEmpty { o.append(("service", .string(service))) }
-        return .object(RegoObject(stringKeys: o))
+        var o = FieldList(capacity: 5)
+        if let address { o.add("address", address.build()) }
+        if !certificate.isEmpty { o.add("certificate", .string(certificate)) }
+        if !labels.isEmpty { o.add("labels", .object(labels.build())) }
+        if !principal.isEmpty { o.add("principal", .string(principal)) }
+        if !service.isEmpty { o.add("service", .string(service)) }
+        return .object(o.object)
     }
 }
 
@@ -399,19 +417,20 @@ struct AddressBuilder: MessageBuilder {
     func build() -> Value {
         switch kind {
         case .socket(let address, let port, let udp)?:
-            var sa: [(String, Value)] = []
-            if !address.isEmpty { sa.append(("address", .string(address))) }
+            var sa = FieldList(capacity: 3)
+            if !address.isEmpty { sa.add("address", .string(address)) }
             switch port {
-            case .value(let p)?: sa.append(("portValue", .int(Int(p))))
-            case .named(let name)?: sa.append(("namedPort", .string(name)))
+            case .named(let name)?: sa.add("namedPort", .string(name))
+            case .value(let p)?: sa.add("portValue", .int(Int(p)))
             case nil: break
             }
-            if udp { sa.append(("protocol", .string("UDP"))) }
-            return .object(RegoObject(stringKeys: [("socketAddress", .object(RegoObject(stringKeys: sa)))]))
+            if udp { sa.add("protocol", .string("UDP")) }
+            return FieldList.single("socketAddress", .object(sa.object))
         case .pipe(let path, let mode)?:
-            var po: [(String, Value)] = [("path", .string(path))]
-            if mode != 0 { po.append(("mode", .int(Int(mode)))) }
-            return .object(RegoObject(stringKeys: [("pipe", .object(RegoObject(stringKeys: po)))]))
+            var po = FieldList(capacity: 2)
+            if mode != 0 { po.add("mode", .int(Int(mode))) }
+            po.add("path", .string(path))
+            return FieldList.single("pipe", .object(po.object))
         case nil:
             return .emptyObject
         }
@@ -446,10 +465,10 @@ struct RequestBuilder: MessageBuilder {
     }
 
     func build() -> Value {
-        var o: [(String, Value)] = []
-        if let http { o.append(("http", .object(http.build()))) }
-        if let time { o.append(("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos))))) }
-        return .object(RegoObject(stringKeys: o))
+        var o = FieldList(capacity: 2)
+        if let http { o.add("http", .object(http.build())) }
+        if let time { o.add("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos)))) }
+        return .object(o.object)
     }
 }
 
@@ -495,10 +514,11 @@ struct HTTPBuilder: MessageBuilder {
                                 }
                             }
                         }
-                        var x: [(String, Value)] = [("key", .string(key))]
-                        if !raw.isEmpty { x.append(("rawValue", .string(Base64.encode(raw, url: false, pad: true)))) }
-                        if !value.isEmpty { x.append(("value", .string(value))) }
-                        list.append(.object(RegoObject(stringKeys: x)))
+                        var x = FieldList(capacity: 3)
+                        x.add("key", .string(key))
+                        if !raw.isEmpty { x.add("rawValue", .string(Base64.encode(raw, url: false, pad: true))) }
+                        if !value.isEmpty { x.add("value", .string(value)) }
+                        list.append(.object(x.object))
                     }
                 }
                 headerMap = list
@@ -510,21 +530,21 @@ struct HTTPBuilder: MessageBuilder {
     }
 
     func build() -> RegoObject {
-        var o: [(String, Value)] = []
-        if !body.isEmpty { o.append(("body", .string(body))) }
-        if !fragment.isEmpty { o.append(("fragment", .string(fragment))) }
-        if let headerMap { o.append(("headerMap", .object(RegoObject(stringKeys: [("headers", .array(headerMap))])))) }
-        if !headersObject.isEmpty { o.append(("headers", .object(headersObject))) }
-        if !host.isEmpty { o.append(("host", .string(host))) }
-        if !id.isEmpty { o.append(("id", .string(id))) }
-        if !method.isEmpty { o.append(("method", .string(method))) }
-        if !path.isEmpty { o.append(("path", .string(path))) }
-        if !proto.isEmpty { o.append(("protocol", .string(proto))) }
-        if !query.isEmpty { o.append(("query", .string(query))) }
-        if let rawBody, !rawBody.isEmpty { o.append(("rawBody", .string(Base64.encode(rawBody, url: false, pad: true)))) }
-        if !scheme.isEmpty { o.append(("scheme", .string(scheme))) }
-        if size != 0 { o.append(("size", .string(String(size)))) }
-        return RegoObject(stringKeys: o)
+        var o = FieldList(capacity: 13)
+        if !body.isEmpty { o.add("body", .string(body)) }
+        if !fragment.isEmpty { o.add("fragment", .string(fragment)) }
+        if let headerMap { o.add("headerMap", FieldList.single("headers", .array(headerMap))) }
+        if !headersObject.isEmpty { o.add("headers", .object(headersObject)) }
+        if !host.isEmpty { o.add("host", .string(host)) }
+        if !id.isEmpty { o.add("id", .string(id)) }
+        if !method.isEmpty { o.add("method", .string(method)) }
+        if !path.isEmpty { o.add("path", .string(path)) }
+        if !proto.isEmpty { o.add("protocol", .string(proto)) }
+        if !query.isEmpty { o.add("query", .string(query)) }
+        if let rawBody, !rawBody.isEmpty { o.add("rawBody", .string(Base64.encode(rawBody, url: false, pad: true))) }
+        if !scheme.isEmpty { o.add("scheme", .string(scheme)) }
+        if size != 0 { o.add("size", .string(String(size))) }
+        return o.object
     }
 }
 
@@ -555,7 +575,7 @@ struct MetadataBuilder: MessageBuilder {
 
     func build() -> Value {
         if filterValues.isEmpty { return .emptyObject }  // protojson omits empty maps
-        return .object(RegoObject(stringKeys: [("filterMetadata", .object(RegoObject(stringKeysLastWins: filterValues)))]))
+        return FieldList.single("filterMetadata", .object(RegoObject(stringKeysLastWins: filterValues)))
     }
 }
 

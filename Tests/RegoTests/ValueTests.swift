@@ -85,6 +85,28 @@ struct ObjectBuildingTests {
         #expect(o["k1"] == .string("last"))
         #expect(o.keys == (0..<n).map { "k\($0)" }.sorted(by: Value.utf8Precedes).map { .string($0) })
     }
+
+    @Test func entriesOutOfOrderAreSortedAndInOrderKeptAsGiven() {
+        // Decoders promise key order; the object checks the promise rather than trust it.
+        let entries = ["b", "a", "é", "B"].map { RegoObject.Entry(key: .string($0), value: .string($0)) }
+        let o = RegoObject(stringKeyedEntries: entries)
+        #expect(o.keys == ["B", "a", "b", "é"].map { .string($0) })
+        #expect(o["a"] == .string("a"))
+        let again = RegoObject(stringKeyedEntries: o.entries)
+        #expect(again == o)
+        #expect(again["é"] == .string("é"))
+    }
+}
+
+struct LocationTests {
+    @Test func aLocationNamesItsFileThroughTheInternedName() {
+        let a = Location(file: "policies/envoy/authz.rego", row: 3, col: 7)
+        let b = Location(file: "policies/envoy/authz.rego", row: 3, col: 7)
+        #expect(a == b)
+        #expect(a.description == "policies/envoy/authz.rego:3:7")
+        #expect(Location(file: "", row: 1, col: 2).description == "1:2")
+        #expect(Location(file: "other.rego", row: 3, col: 7) != a)
+    }
 }
 
 struct QueryTests {

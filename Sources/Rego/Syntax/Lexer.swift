@@ -30,7 +30,7 @@ enum TemplatePart: Sendable {
 
 struct Lexer {
     let bytes: [UInt8]
-    let file: String
+    let fileID: Int32
     var pos = 0
     var row = 1
     var lineStart = 0
@@ -38,10 +38,10 @@ struct Lexer {
 
     init(source: Source) {
         self.bytes = Array(source.text.utf8)
-        self.file = source.name
+        self.fileID = SourceFileNames.id(source.name)
     }
 
-    var location: Location { Location(file: file, row: row, col: pos - lineStart + 1) }
+    var location: Location { Location(fileID: fileID, row: row, col: pos - lineStart + 1) }
 
     func error(_ message: String, at loc: Location? = nil) -> RegoError {
         RegoError(.parse, message, at: loc ?? location)

@@ -256,6 +256,23 @@ public struct RegoObject: Sendable, Hashable {
         entries = sorted.map { Entry(key: Value.string($0.0), value: $0.1) }
     }
 
+    /// Builds from entries whose keys are unique strings, as a decoder that writes an
+    /// object's fields in key order produces them: kept as they are when they are in order
+    /// (checked), sorted when not. Unlike `init(stringKeys:)` there is no pairs array to
+    /// convert, which matters for the objects built on every Check.
+    public init(stringKeyedEntries list: [Entry]) {
+        entries = RegoObject.stringKeysAscend(list) ? list : RegoObject(list.map { ($0.key, $0.value) }).entries
+    }
+
+    private static func stringKeysAscend(_ list: [Entry]) -> Bool {
+        var i = 1
+        while i < list.count {
+            guard case .string(let a) = list[i - 1].key, case .string(let b) = list[i].key, Value.utf8Precedes(a, b) else { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// Builds from string-keyed pairs that may repeat a key: the last value of a key wins
     /// (as protobuf map entries and JSON objects decode).
     public init(stringKeysLastWins pairs: [(String, Value)]) {

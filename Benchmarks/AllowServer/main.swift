@@ -21,7 +21,9 @@ sigaddset(&signals, SIGINT)
 sigaddset(&signals, SIGTERM)
 pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-let server = GRPCServer(options: GRPCServerOptions(addresses: [address]), methods: [
+var options = GRPCServerOptions(addresses: [address])
+if CommandLine.arguments.count > 2, let threads = Int(CommandLine.arguments[2]) { options.queueThreads = threads }
+let server = GRPCServer(options: options, methods: [
     ("/envoy.service.auth.v3.Authorization/Check", { _ in .ok(answer) }),
 ])
 try server.start()

@@ -79,7 +79,7 @@ extension Evaluator {
                 if case .term(let t) = e.kind, !e.negated {
                     try self.evalTerm(t, f) { v in result = v; try stop() }
                 } else {
-                    try self.evalExprNegatable(e, f) { result = .true; try stop() }
+                    try self.evalExprNegatable(negated: e.negated, e.kind, f) { result = .true; try stop() }
                 }
             }
         }
@@ -268,15 +268,19 @@ extension Evaluator {
     }
 
     @inline(never)
-    func walkValue(_ v: Value, _ path: [Term], _ i: Int, _ f: Frame, baseDocument: Bool = false, _ k: (Value) throws -> Void) throws {
+    func walkValue(_ start: Value, _ path: [Term], _ from: Int, _ f: Frame, baseDocument: Bool = false, _ k: (Value) throws -> Void) throws {
+        // Constant keys, the common case (`input.attributes.request.http`), descend in a
+        // loop: one frame for the whole run instead of one per key.
+        var v = start
+        var i = from
+        while i < path.count, case .value(let key) = path[i].kind {
+            guard let child = v[key] ?? (baseDocument ? Evaluator.storageKeyLookup(v, key) : nil) else { return }
+            v = child
+            i += 1
+        }
         if i == path.count { try k(v); return }
         let keyTerm = path[i]
         switch keyTerm.kind {
-        case .value(let key):
-            if let child = v[key] ?? (baseDocument ? Evaluator.storageKeyLookup(v, key) : nil) {
-                try walkValue(child, path, i + 1, f, baseDocument: baseDocument, k)
-            }
-            return
         case .local(let s, _):
             if let key = f.slots[s] {
                 if let child = v[key] { try walkValue(child, path, i + 1, f, k) }

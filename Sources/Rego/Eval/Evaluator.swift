@@ -111,36 +111,39 @@ final class Evaluator {
     @inline(never)
     func evalBody(_ body: [Expr], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
         if i == body.count { try k(); return }
-        try evalExpr(body[i], f) { try self.evalBody(body, i + 1, f, k) }
+        try evalExpr(in: body, at: i, f) { try self.evalBody(body, i + 1, f, k) }
     }
 
+    /// The expression `body[i]`, read in place: only its kind is copied, not the whole
+    /// expression (terms, modifiers, location, text) each time evaluation reaches it.
     @inline(never)
-    func evalExpr(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
-        try step(e.location)
-        if !e.withs.isEmpty {
+    func evalExpr(in body: [Expr], at i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        try step(body[i].location)
+        if !body[i].withs.isEmpty {
+            let e = body[i]
             try withModifiers(e.withs, f) { restore in
                 try withoutActuallyEscaping(k) { k in
-                    try self.evalExprNegatable(e, f) { try restore(k) }
+                    try self.evalExprNegatable(negated: e.negated, e.kind, f) { try restore(k) }
                 }
             }
             return
         }
-        try evalExprNegatable(e, f, k)
+        try evalExprNegatable(negated: body[i].negated, body[i].kind, f, k)
     }
 
     @inline(never)
-    func evalExprNegatable(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
-        if e.negated {
-            let found = try firstSolution { stop in try evalExprPlain(e, f, stop) }
+    func evalExprNegatable(negated: Bool, _ kind: ExprKind, _ f: Frame, _ k: () throws -> Void) throws {
+        if negated {
+            let found = try firstSolution { stop in try evalExprPlain(kind, f, stop) }
             if !found { try k() }
             return
         }
-        try evalExprPlain(e, f, k)
+        try evalExprPlain(kind, f, k)
     }
 
     @inline(never)
-    func evalExprPlain(_ e: Expr, _ f: Frame, _ k: () throws -> Void) throws {
-        switch e.kind {
+    func evalExprPlain(_ kind: ExprKind, _ f: Frame, _ k: () throws -> Void) throws {
+        switch kind {
         case .term(let t):
             if case .call(let target, let args) = t.kind {
                 try evalCallExpr(target, args, t.location, f, k)

@@ -318,7 +318,7 @@ struct AttributesBuilder: MessageBuilder {
         let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
         let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
         let (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: http.headersObject)
-        var document = FieldList(capacity: 7)  // room for input.agent
+        var document = FieldList(capacity: 6)
         document.add("attributes", .object(attrs.object))
         document.add("parsed_body", parsedBody ?? .null)
         document.add("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) }))

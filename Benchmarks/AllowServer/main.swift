@@ -1,5 +1,7 @@
 // The benchmark's yardstick: an ext_authz server on the same gRPC layer as Warden that
 // allows everything without looking at the request. Not a feature; `make bench` only.
+//
+// Usage: bench-allow-server [HOST:PORT] [QUEUE_THREADS]   (threads default to 1, as in Warden)
 import EnvoyProto
 import GRPCRuntime
 import SwiftProtobuf
@@ -22,7 +24,14 @@ sigaddset(&signals, SIGTERM)
 pthread_sigmask(SIG_BLOCK, &signals, nil)
 
 var options = GRPCServerOptions(addresses: [address])
-if CommandLine.arguments.count > 2, let threads = Int(CommandLine.arguments[2]) { options.queueThreads = threads }
+if CommandLine.arguments.count > 2 {
+    guard let threads = Int(CommandLine.arguments[2]), threads >= 1 else {
+        let message = "bench-allow-server: QUEUE_THREADS must be a positive integer, not \(CommandLine.arguments[2])\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        exit(2)
+    }
+    options.queueThreads = threads
+}
 let server = GRPCServer(options: options, methods: [
     ("/envoy.service.auth.v3.Authorization/Check", { _ in .ok(answer) }),
 ])

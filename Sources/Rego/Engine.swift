@@ -75,7 +75,7 @@ public struct PreparedQuery: Sendable {
                     }
                 }
             } else {
-                try ev.evalExpr(in: [e], at: 0, f) {
+                try ev.evalExpr(in: body, at: i, f) {
                     try run(i + 1, values + [ExpressionResult(value: .true, text: e.text, location: e.location)])
                 }
             }

@@ -234,34 +234,25 @@ public struct RegoObject: Sendable, Hashable {
         self.init(stringKeys: fields.map { ($0.key, $0.value) })
     }
 
-    /// Builds from string-keyed pairs (unique keys): one sort by UTF-8 bytes (none when they
-    /// come sorted), no Value comparisons. The common case for documents built from requests.
+    /// Builds from string-keyed pairs (unique keys). The common case for documents built
+    /// from requests; see `init(stringKeyedEntries:)`.
     public init(stringKeys pairs: [(String, Value)]) {
-        var inOrder = true
-        var i = 1
-        while i < pairs.count {
-            if !Value.utf8Precedes(pairs[i - 1].0, pairs[i].0) { inOrder = false; break }
-            i += 1
-        }
-        if inOrder {
-            entries = pairs.map { Entry(key: Value.string($0.0), value: $0.1) }
-            return
-        }
-        if pairs.count <= RegoObject.insertionLimit {
-            entries = RegoObject.inserting(pairs.count) { o in for (k, v) in pairs { o[k] = v } }
-            return
-        }
-        var sorted = pairs
-        sorted.sort { Value.utf8Precedes($0.0, $1.0) }
-        entries = sorted.map { Entry(key: Value.string($0.0), value: $0.1) }
+        self.init(stringKeyedEntries: pairs.map { Entry(key: .string($0.0), value: $0.1) })
     }
 
     /// Builds from entries whose keys are unique strings, as a decoder that writes an
     /// object's fields in key order produces them: kept as they are when they are in order
-    /// (checked), sorted when not. Unlike `init(stringKeys:)` there is no pairs array to
-    /// convert, which matters for the objects built on every Check.
+    /// (checked, with string comparisons only), inserted one by one or sorted when not.
+    /// Unlike `init(stringKeys:)` there is no pairs array to convert, which matters for the
+    /// objects built on every Check.
     public init(stringKeyedEntries list: [Entry]) {
-        entries = RegoObject.stringKeysAscend(list) ? list : RegoObject(list.map { ($0.key, $0.value) }).entries
+        if RegoObject.stringKeysAscend(list) {
+            entries = list
+        } else if list.count <= RegoObject.insertionLimit {
+            entries = RegoObject.inserting(list.count) { o in for e in list { o[e.key] = e.value } }
+        } else {
+            entries = RegoObject(list.map { ($0.key, $0.value) }).entries
+        }
     }
 
     private static func stringKeysAscend(_ list: [Entry]) -> Bool {

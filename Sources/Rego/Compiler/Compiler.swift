@@ -214,6 +214,8 @@ public struct Compiler {
             }
         }
         rule.frameSize = alloc.count
+        rule.valueOrTrue = rule.value ?? Term(.value(.true), rule.location)
+        rule.valueIsConstant = rule.valueOrTrue.constantValue != nil
     }
 
     /// Names of variables as written in a term (before resolution).

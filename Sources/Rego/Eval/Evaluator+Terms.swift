@@ -71,6 +71,104 @@ extension Evaluator {
         }
     }
 
+    /// The value of a term that has at most one, computed without a continuation:
+    /// constants, bound variables, references whose keys are all constants, and builtin or
+    /// function calls on such terms. `.some(nil)` is undefined; nil means the term needs
+    /// `evalTerm` (it may bind variables or have several values). Objects, arrays and
+    /// calls built from such terms are where evaluation spends most of its continuations.
+    @inline(never)
+    func directValue(_ t: Term, _ f: Frame) throws -> Value?? {
+        switch t.kind {
+        case .value(let v):
+            return .some(v)
+        case .local(let s, _):
+            guard let v = f.slots[s] else { return nil }
+            return .some(v)
+        case .inputRoot:
+            return .some(state.input)
+        case .ref(let head, let path):
+            guard Evaluator.keysAreConstant(path, from: 0) else { return nil }
+            let start: Value
+            switch head.kind {
+            case .inputRoot:
+                guard let input = state.input else { return .some(nil) }
+                start = input
+            case .local(let s, _):
+                guard let v = f.slots[s] else { return nil }
+                start = v
+            default:
+                return nil
+            }
+            return .some(Evaluator.descend(start, path, from: 0, baseDocument: false))
+        case .nodeRef(let target):
+            guard state.overlays.isEmpty, Evaluator.keysAreConstant(target.rest, from: 0) else { return nil }
+            guard let node = target.node else {
+                guard let base = target.base else { return .some(nil) }
+                return .some(Evaluator.descend(base, target.rest, from: 0, baseDocument: true))
+            }
+            // As `walkData` reads it: a node with rules (or the end of the path) is
+            // evaluated whole; a prefix node with more keys to go is left to it.
+            if node.isFunction { return .some(nil) }
+            guard node.hasRules || target.rest.isEmpty else { return nil }
+            guard let v = try nodeValue(node, base: target.base) else { return .some(nil) }
+            return .some(Evaluator.descend(v, target.rest, from: 0, baseDocument: false))
+        case .call(let target, let args):
+            guard let vals = try directArgs(args, args.count, f) else { return nil }
+            guard let vals else { return .some(nil) }
+            return .some(try call(target, vals, t.location))
+        case .array(let items):
+            guard let vals = try directArgs(items, items.count, f) else { return nil }
+            return .some(vals.map { .array($0) })
+        case .set(let items):
+            guard let vals = try directArgs(items, items.count, f) else { return nil }
+            return .some(vals.map { .set(RegoSet($0)) })
+        case .object(let pairs):
+            var buffer: [(Value, Value)] = []
+            buffer.reserveCapacity(pairs.count)
+            guard try directPairs(pairs, f, into: &buffer) else { return nil }
+            return .some(buffer.count == pairs.count ? .object(RegoObject(buffer)) : nil)
+        default:
+            return nil
+        }
+    }
+
+    /// The first `n` arguments' values when each has at most one (`directValue`); `.some(nil)`
+    /// when one is undefined; nil when one needs `evalTerm`.
+    @inline(__always)
+    func directArgs(_ args: [Term], _ n: Int, _ f: Frame) throws -> [Value]?? {
+        var out: [Value] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            guard let v = try directValue(args[i], f) else { return nil }
+            guard let v else { return .some(nil) }
+            out.append(v)
+        }
+        return .some(out)
+    }
+
+    @inline(__always)
+    static func keysAreConstant(_ path: [Term], from: Int) -> Bool {
+        var i = from
+        while i < path.count {
+            guard case .value = path[i].kind else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// `walkValue` along keys that are all constants: the one value they reach, or nil.
+    @inline(__always)
+    static func descend(_ start: Value, _ path: [Term], from: Int, baseDocument: Bool) -> Value? {
+        var v = start
+        var i = from
+        while i < path.count, case .value(let key) = path[i].kind {
+            guard let child = v[key] ?? (baseDocument ? Evaluator.storageKeyLookup(v, key) : nil) else { return nil }
+            v = child
+            i += 1
+        }
+        return v
+    }
+
     @inline(never)
     func templateValue(_ e: Expr, _ f: Frame) throws -> String {
         var result: Value?
@@ -93,6 +191,10 @@ extension Evaluator {
     /// buffer that grows and shrinks with the backtracking, instead of a copy per item.
     @inline(never)
     func evalItems(_ items: [Term], _ f: Frame, _ k: ([Value]) throws -> Void) throws {
+        if let direct = try directArgs(items, items.count, f) {
+            if let direct { try k(direct) }
+            return
+        }
         var buffer: [Value] = []
         buffer.reserveCapacity(items.count)
         try evalItemsInto(items, 0, &buffer, f, k)
@@ -112,7 +214,24 @@ extension Evaluator {
     func evalPairs(_ pairs: [(Term, Term)], _ f: Frame, _ k: ([(Value, Value)]) throws -> Void) throws {
         var buffer: [(Value, Value)] = []
         buffer.reserveCapacity(pairs.count)
+        if try directPairs(pairs, f, into: &buffer) {
+            if buffer.count == pairs.count { try k(buffer) }
+            return
+        }
+        buffer.removeAll(keepingCapacity: true)
         try evalPairsInto(pairs, 0, &buffer, f, k)
+    }
+
+    /// Fills `buffer` when every key and value has at most one value: true then (the
+    /// buffer is short when one is undefined); false when one needs `evalTerm`.
+    @inline(never)
+    func directPairs(_ pairs: [(Term, Term)], _ f: Frame, into buffer: inout [(Value, Value)]) throws -> Bool {
+        for i in 0..<pairs.count {
+            guard let key = try directValue(pairs[i].0, f), let value = try directValue(pairs[i].1, f) else { return false }
+            guard let key, let value else { return true }
+            buffer.append((key, value))
+        }
+        return true
     }
 
     @inline(never)
@@ -142,8 +261,16 @@ extension Evaluator {
     @inline(never)
     func unify(_ a: Term, _ b: Term, _ f: Frame, _ k: () throws -> Void) throws {
         if !isPattern(a, f) {
+            if let direct = try directValue(a, f) {
+                if let va = direct { try unifyValue(b, va, f, k) }
+                return
+            }
             try evalTerm(a, f) { va in try self.unifyValue(b, va, f, k) }
         } else if !isPattern(b, f) {
+            if let direct = try directValue(b, f) {
+                if let vb = direct { try unifyValue(a, vb, f, k) }
+                return
+            }
             try evalTerm(b, f) { vb in try self.unifyValue(a, vb, f, k) }
         } else {
             switch (a.kind, b.kind) {
@@ -475,11 +602,11 @@ extension Evaluator {
             while let cur = r {
                 let f = Frame.make(cur.frameSize)
                 var produced = false
-                let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
+                let valueTerm = cur.valueOrTrue
                 // A constant value needs only the body's first solution. A body without
                 // variables has at most one, so there is nothing to cut short (and no
                 // throw to pay for).
-                let constant = cur.frameSize > 0 && valueTerm.constantValue != nil
+                let constant = cur.frameSize > 0 && cur.valueIsConstant
                 let token = newExitToken()
                 do {
                     try evalBody(cur.body, 0, f) {
@@ -525,7 +652,7 @@ extension Evaluator {
             while let cur = r {
                 let f = Frame.make(cur.frameSize)
                 var produced = false
-                let valueTerm = cur.value ?? Evaluator.trueTerm(cur.location)
+                let valueTerm = cur.valueOrTrue
                 try evalBody(cur.body, 0, f) {
                     try self.evalItems(cur.dynamicSuffix, f) { keys in
                         try self.evalTerm(valueTerm, f) { v in

@@ -147,6 +147,8 @@ final class Evaluator {
         case .term(let t):
             if case .call(let target, let args) = t.kind {
                 try evalCallExpr(target, args, t.location, f, k)
+            } else if let direct = try directValue(t, f) {
+                if let v = direct, !v.isFalse { try k() }
             } else {
                 try evalTerm(t, f) { v in if !v.isFalse { try k() } }
             }
@@ -310,7 +312,10 @@ final class Evaluator {
     /// The first `n` arguments' values, in every combination their terms produce.
     @inline(never)
     func evalArgs(_ args: [Term], _ n: Int, _ f: Frame, _ k: ([Value]) throws -> Void) throws {
-        if let simple = simpleArgs(args, n, f) { try k(simple); return }
+        if let direct = try directArgs(args, n, f) {
+            if let direct { try k(direct) }
+            return
+        }
         var buffer: [Value] = []
         buffer.reserveCapacity(n)
         try evalArgsInto(args, 0, n, &buffer, f, k)
@@ -342,29 +347,6 @@ final class Evaluator {
                 try self.evalArgsInto(args, i + 1, n, &buffer, f, k)
             }
         }
-    }
-
-    /// Arguments that are constants or bound variables, gathered without backtracking;
-    /// nil (before allocating anything) when one needs evaluating.
-    @inline(__always)
-    func simpleArgs(_ args: [Term], _ n: Int, _ f: Frame) -> [Value]? {
-        for i in 0..<n {
-            switch args[i].kind {
-            case .value: continue
-            case .local(let s, _) where f.slots[s] != nil: continue
-            default: return nil
-            }
-        }
-        var out: [Value] = []
-        out.reserveCapacity(n)
-        for i in 0..<n {
-            switch args[i].kind {
-            case .value(let v): out.append(v)
-            case .local(let s, _): out.append(f.slots[s]!)
-            default: return nil
-            }
-        }
-        return out
     }
 
     @inline(never)
@@ -431,7 +413,7 @@ final class Evaluator {
                 var produced = false
                 try unifyArgs(cur.args ?? [], args, 0, f) {
                     try self.evalBody(cur.body, 0, f) {
-                        try self.evalTerm(cur.value ?? Evaluator.trueTerm(cur.location), f) { v in
+                        try self.evalTerm(cur.valueOrTrue, f) { v in
                             produced = true
                             if let prev = result, prev != v {
                                 throw RegoError(.evalConflict, "functions must not produce multiple outputs for same inputs", at: cur.location)
@@ -456,8 +438,6 @@ final class Evaluator {
         if i == params.count { try k(); return }
         try unifyValue(params[i], args[i], f) { try self.unifyArgs(params, args, i + 1, f, k) }
     }
-
-    static func trueTerm(_ loc: Location) -> Term { Term(.value(.true), loc) }
 }
 
 extension Term {

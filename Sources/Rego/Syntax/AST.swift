@@ -167,11 +167,16 @@ public final class Rule: @unchecked Sendable {
     var path: [String] = []
     /// Head terms after the ground part: keys of a partial object, nested.
     var dynamicSuffix: [Term] = []
+    /// `value`, or `true` for a rule without one, and whether that term is a constant: fixed
+    /// when the rule is compiled, so that evaluating the rule does not work them out again.
+    var valueOrTrue: Term
+    var valueIsConstant = true
 
     init(headRef: [Term], location: Location) {
         self.headRef = headRef
         self.body = []
         self.location = location
+        self.valueOrTrue = Term(.value(.true), location)
     }
 
     var isFunction: Bool { args != nil }

@@ -76,6 +76,9 @@ extension Evaluator {
     /// function calls on such terms. `.some(nil)` is undefined; nil means the term needs
     /// `evalTerm` (it may bind variables or have several values). Objects, arrays and
     /// calls built from such terms are where evaluation spends most of its continuations.
+    /// When a collection or call turns out to hold a term that needs `evalTerm`, the terms
+    /// before it are computed again there: rule values are cached and builtins are pure
+    /// (the random ones memoized per evaluation), so that costs time, never a result.
     @inline(never)
     func directValue(_ t: Term, _ f: Frame) throws -> Value?? {
         switch t.kind {

@@ -90,7 +90,6 @@ extension Evaluator {
         case .inputRoot:
             return .some(state.input)
         case .ref(let head, let path):
-            guard Evaluator.keysAreConstant(path, from: 0) else { return nil }
             let start: Value
             switch head.kind {
             case .inputRoot:
@@ -102,19 +101,19 @@ extension Evaluator {
             default:
                 return nil
             }
-            return .some(Evaluator.descend(start, path, from: 0, baseDocument: false))
+            return Evaluator.descendWhole(start, path, baseDocument: false)
         case .nodeRef(let target):
-            guard state.overlays.isEmpty, Evaluator.keysAreConstant(target.rest, from: 0) else { return nil }
+            guard state.overlays.isEmpty else { return nil }
             guard let node = target.node else {
                 guard let base = target.base else { return .some(nil) }
-                return .some(Evaluator.descend(base, target.rest, from: 0, baseDocument: true))
+                return Evaluator.descendWhole(base, target.rest, baseDocument: true)
             }
             // As `walkData` reads it: a node with rules (or the end of the path) is
             // evaluated whole; a prefix node with more keys to go is left to it.
             if node.isFunction { return .some(nil) }
             guard node.hasRules || target.rest.isEmpty else { return nil }
             guard let v = try nodeValue(node, base: target.base) else { return .some(nil) }
-            return .some(Evaluator.descend(v, target.rest, from: 0, baseDocument: false))
+            return Evaluator.descendWhole(v, target.rest, baseDocument: false)
         case .call(let target, let args):
             guard let vals = try directArgs(args, args.count, f) else { return nil }
             guard let vals else { return .some(nil) }
@@ -149,19 +148,12 @@ extension Evaluator {
         return .some(out)
     }
 
+    /// Follows `path` from `start` while its keys are constants, the common case
+    /// (`input.attributes.request.http`): in a loop, one frame for the whole run. Returns
+    /// the value reached and the index of the first key that is not a constant (`path.count`
+    /// when all are), or nil when a key is missing: then the reference is undefined.
     @inline(__always)
-    static func keysAreConstant(_ path: [Term], from: Int) -> Bool {
-        var i = from
-        while i < path.count {
-            guard case .value = path[i].kind else { return false }
-            i += 1
-        }
-        return true
-    }
-
-    /// `walkValue` along keys that are all constants: the one value they reach, or nil.
-    @inline(__always)
-    static func descend(_ start: Value, _ path: [Term], from: Int, baseDocument: Bool) -> Value? {
+    static func descend(_ start: Value, _ path: [Term], from: Int, baseDocument: Bool) -> (value: Value, next: Int)? {
         var v = start
         var i = from
         while i < path.count, case .value(let key) = path[i].kind {
@@ -169,7 +161,15 @@ extension Evaluator {
             v = child
             i += 1
         }
-        return v
+        return (v, i)
+    }
+
+    /// `descend` for `directValue`: the one value of a path whose keys are all constants
+    /// (`.some(nil)` when undefined), or nil when a key needs evaluating.
+    @inline(__always)
+    static func descendWhole(_ start: Value, _ path: [Term], baseDocument: Bool) -> Value?? {
+        guard let (v, next) = descend(start, path, from: 0, baseDocument: baseDocument) else { return .some(nil) }
+        return next == path.count ? .some(v) : nil
     }
 
     @inline(never)
@@ -399,15 +399,7 @@ extension Evaluator {
 
     @inline(never)
     func walkValue(_ start: Value, _ path: [Term], _ from: Int, _ f: Frame, baseDocument: Bool = false, _ k: (Value) throws -> Void) throws {
-        // Constant keys, the common case (`input.attributes.request.http`), descend in a
-        // loop: one frame for the whole run instead of one per key.
-        var v = start
-        var i = from
-        while i < path.count, case .value(let key) = path[i].kind {
-            guard let child = v[key] ?? (baseDocument ? Evaluator.storageKeyLookup(v, key) : nil) else { return }
-            v = child
-            i += 1
-        }
+        guard let (v, i) = Evaluator.descend(start, path, from: from, baseDocument: baseDocument) else { return }
         if i == path.count { try k(v); return }
         let keyTerm = path[i]
         switch keyTerm.kind {

@@ -67,7 +67,15 @@ public struct PostgresAuditLog {
     /// wrote it (a JSON record has no raw tabs or newlines; ids have none either). This is
     /// what comes before the record; the writer appends the record right after it.
     public static func spoolLinePrefix(decisionID: String, timeMicros: Int64, agentID: String?) -> String {
-        decisionID + "\t" + String(timeMicros) + "\t" + (agentID ?? "") + "\t"
+        var prefix = ""
+        prefix.reserveCapacity(decisionID.utf8.count + (agentID?.utf8.count ?? 0) + 24)
+        prefix += decisionID
+        prefix += "\t"
+        prefix += String(timeMicros)
+        prefix += "\t"
+        prefix += agentID ?? ""
+        prefix += "\t"
+        return prefix
     }
 
     /// What one `append` did.

@@ -38,14 +38,14 @@ public final class DecisionPipeline: Sendable {
         /// `audit.on_spool_full: deny` refuses a request that cannot be recorded.
         public let denyWhenUnrecorded: Bool
         public let includeInput: Bool
-        /// JSON pointers (`/input/…`) removed from the logged input, as key paths.
-        public let mask: [ArraySlice<String>]
+        /// The JSON pointers (`/input/…`) removed from the logged input, as a tree of keys.
+        let mask: JSONOmissions
 
         public init(spool: DecisionSpool, denyWhenUnrecorded: Bool, includeInput: Bool, mask: [String]) {
             self.spool = spool
             self.denyWhenUnrecorded = denyWhenUnrecorded
             self.includeInput = includeInput
-            self.mask = mask.compactMap(DecisionPipeline.pointer).map { $0[...] }
+            self.mask = JSONOmissions(mask.compactMap(DecisionPipeline.pointer))
         }
     }
 
@@ -326,15 +326,15 @@ public final class DecisionPipeline: Sendable {
                           _ input: Value?, _ trail: Trail, _ audit: AuditSettings) {
         let http = request
         let agentID = trail.recordedAgentID
-        func string(_ name: String, _ value: String?) {
+        func string(_ name: StaticString, _ value: String?) {
             guard let value else { return }
             w.field(name)
             w.writeString(value)
         }
-        func int(_ name: String, _ value: Int?) {
+        func int(_ name: StaticString, _ value: Int?) {
             guard let value else { return }
             w.field(name)
-            w.write(.int(value))
+            w.writeInt(value)
         }
         w.beginObject()
         string("agent_id", agentID)
@@ -352,7 +352,7 @@ public final class DecisionPipeline: Sendable {
             // input.agent is the admission's document, the same for every request that
             // carries this token: its JSON was written once, with the admission.
             let policyMask = policyMask(input, trail.policy)
-            let mask = policyMask.isEmpty ? audit.mask : audit.mask + policyMask.map { $0[...] }
+            let mask = policyMask.isEmpty ? audit.mask : audit.mask.adding(policyMask)
             w.write(input, omitting: mask, written: trail.admitted.map { ("agent", $0.agentJSON) })
         }
         string("jti", trail.admitted?.token.jti)

@@ -152,7 +152,7 @@ struct WriterTests {
 
     @Test func membersGivenAsJSONAreWrittenAsGivenUnlessSomethingBelowIsOmitted() throws {
         let doc = try Value.parseJSON(#"{"agent": {"id": "a", "token": {"jti": "j"}}, "attributes": {"h": {"authorization": "x", "k": "v"}}}"#)
-        let masks: [ArraySlice<String>] = [["attributes", "h", "authorization"][...]]
+        let masks = JSONOmissions([["attributes", "h", "authorization"]])
         var plain = CompactJSONWriter()
         plain.write(doc, omitting: masks)
         var given = CompactJSONWriter()
@@ -161,8 +161,26 @@ struct WriterTests {
         #expect(plain.text == #"{"agent":{"id":"a","token":{"jti":"j"}},"attributes":{"h":{"k":"v"}}}"#)
         // A mask below the member wins over the given text.
         var masked = CompactJSONWriter()
-        masked.write(doc, omitting: masks + [["agent", "token", "jti"][...]], written: ("agent", "WRONG"))
+        masked.write(doc, omitting: masks.adding([["agent", "token", "jti"]]), written: ("agent", "WRONG"))
         #expect(masked.text == #"{"agent":{"id":"a","token":{}},"attributes":{"h":{"k":"v"}}}"#)
+    }
+
+    @Test func omissionsReachIntoArraysAndAWholeMemberWinsOverPathsBelowIt() throws {
+        let doc = try Value.parseJSON(#"{"a": [{"k": 1, "s": 2}, {"k": 3, "s": 4}], "b": {"c": {"d": 1}, "e": 2}, "n": -7}"#)
+        let omissions = JSONOmissions([["a", "1", "s"], ["b", "c", "d"], ["b", "c"], ["a", "x"]])
+        var w = CompactJSONWriter()
+        w.write(doc, omitting: omissions)
+        #expect(w.text == #"{"a":[{"k":1,"s":2},{"k":3}],"b":{"e":2},"n":-7}"#)
+        #expect(omissions == JSONOmissions([["b", "c"], ["a", "x"], ["a", "1", "s"]]))
+        #expect(omissions != JSONOmissions([["b", "c"]]))
+        #expect(JSONOmissions().isEmpty && !omissions.isEmpty)
+    }
+
+    @Test(arguments: [0, 7, -7, 10, 1_000_000, Int.max, Int.min])
+    func integersAreWrittenAsTheirDecimalText(_ i: Int) {
+        var w = CompactJSONWriter()
+        w.write(.int(i))
+        #expect(w.text == String(i))
     }
 
     @Test func longDocumentsGrowTheBuffer() {

@@ -155,27 +155,39 @@ public struct CompactJSONWriter {
         out.append(UInt8(ascii: ":"))
     }
 
-    /// `value` without the members at `paths` (object keys, array indexes). The top-level
-    /// member `written` names is not serialized again: its JSON text is given (it must be what
-    /// `write` would produce for the member), unless something under it is to be omitted.
-    public mutating func write(_ value: Value, omitting paths: [ArraySlice<String>], written: (member: String, json: String)? = nil) {
-        if paths.isEmpty && written == nil { return write(value) }
+    /// `field` for a name written in the source, which must need no escaping (a record's
+    /// own member names): copied as it is.
+    public mutating func field(_ name: StaticString) {
+        if fieldCount[fieldCount.count - 1] > 0 { out.append(UInt8(ascii: ",")) }
+        fieldCount[fieldCount.count - 1] += 1
+        out.append(0x22)
+        append(name)
+        append("\":")
+    }
+
+    /// `value` without the members `omissions` names. The top-level member `written` names is
+    /// not serialized again: its JSON text is given (it must be what `write` would produce for
+    /// the member), unless something under it is to be omitted.
+    public mutating func write(_ value: Value, omitting omissions: JSONOmissions, written: (member: String, json: String)? = nil) {
+        if omissions.members.isEmpty && written == nil { return write(value) }
         switch value {
         case .object(let o) where !o.entries.contains(where: { if case .string = $0.key { return false } else { return true } }):
             out.append(UInt8(ascii: "{"))
             var first = true
             for e in o.entries {
                 guard case .string(let k) = e.key else { continue }
-                let below = paths.filter { $0.first == k }
-                if below.contains(where: { $0.count == 1 }) { continue }
+                let below = omissions.under(k)
+                if below?.whole == true { continue }
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(k)
                 out.append(UInt8(ascii: ":"))
-                if below.isEmpty, let written, written.member == k {
+                if let below {
+                    write(e.value, omitting: below)
+                } else if let written, written.member == k {
                     writeRaw(written.json)
                 } else {
-                    write(e.value, omitting: below.map { $0.dropFirst() })
+                    write(e.value)
                 }
             }
             out.append(UInt8(ascii: "}"))
@@ -183,11 +195,11 @@ public struct CompactJSONWriter {
             out.append(UInt8(ascii: "["))
             var first = true
             for (i, v) in a.enumerated() {
-                let below = paths.filter { $0.first == String(i) }
-                if below.contains(where: { $0.count == 1 }) { continue }
+                let below = omissions.under(String(i))
+                if below?.whole == true { continue }
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                write(v, omitting: below.map { $0.dropFirst() })
+                if let below { write(v, omitting: below) } else { write(v) }
             }
             out.append(UInt8(ascii: "]"))
         default:
@@ -203,6 +215,7 @@ public struct CompactJSONWriter {
         switch v {
         case .null: append("null")
         case .bool(let b): if b { append("true") } else { append("false") }
+        case .number(.int(let i)): writeInt(i)
         case .number(let n): out.append(contentsOf: n.description.utf8)
         case .string(let s): writeString(s)
         case .array(let a): writeArray(a)
@@ -249,6 +262,26 @@ public struct CompactJSONWriter {
 
     /// One bit per byte value below 0x40: the controls, `"`, `&`, `<` and `>`.
     static let escapedBelow0x40: UInt64 = 0xFFFF_FFFF | 1 << 0x22 | 1 << 0x26 | 1 << 0x3C | 1 << 0x3E
+
+    /// An integer's decimal digits, without making a String of them.
+    public mutating func writeInt(_ i: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: 20 digits and a sign
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var magnitude = i.magnitude
+            var at = buffer.count
+            repeat {
+                at -= 1
+                buffer[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if i < 0 {
+                at -= 1
+                buffer[at] = UInt8(ascii: "-")
+            }
+            let text = UnsafeRawBufferPointer(rebasing: buffer[at...]).assumingMemoryBound(to: UInt8.self)
+            out.append(contentsOf: text)
+        }
+    }
 
     mutating func writeArray(_ a: [Value]) {
         out.append(UInt8(ascii: "["))
@@ -306,6 +339,62 @@ public struct CompactJSONWriter {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<n]))
         }
         out.append(0x22)
+    }
+}
+
+/// Members to leave out of a written document (`CompactJSONWriter.write(_:omitting:)`): a
+/// tree of object keys, array indexes as their decimal text, made once from key paths and
+/// walked beside the document, so writing allocates nothing for it.
+public struct JSONOmissions: Sendable, Equatable {
+    /// The member this node stands for is left out entirely.
+    public private(set) var whole = false
+    /// Members below this one that are left out, or hold something that is. Few (a handful
+    /// of masked headers), so found by a linear scan.
+    fileprivate var members: [(key: String, node: JSONOmissions)] = []
+
+    public init() {}
+
+    /// Omissions of the members at `paths`, each a list of keys from the top of the document.
+    public init<Paths: Sequence>(_ paths: Paths) where Paths.Element: Collection, Paths.Element.Element == String {
+        for path in paths { add(path[...]) }
+    }
+
+    public var isEmpty: Bool { !whole && members.isEmpty }
+
+    /// These omissions and those at `paths`.
+    public func adding<Paths: Sequence>(_ paths: Paths) -> JSONOmissions where Paths.Element: Collection, Paths.Element.Element == String {
+        var copy = self
+        for path in paths { copy.add(path[...]) }
+        return copy
+    }
+
+    /// Keeps the tree canonical: a member left out whole has nothing recorded below it.
+    private mutating func add<Path: Collection>(_ path: Path) where Path.Element == String {
+        if whole { return }
+        guard let key = path.first else {
+            whole = true
+            members = []
+            return
+        }
+        if let i = members.firstIndex(where: { $0.key == key }) {
+            members[i].node.add(path.dropFirst())
+        } else {
+            var node = JSONOmissions()
+            node.add(path.dropFirst())
+            members.append((key, node))
+        }
+    }
+
+    /// The omissions under member `key`, nil when nothing under it is left out.
+    @inline(__always)
+    func under(_ key: String) -> JSONOmissions? {
+        for entry in members where entry.key == key { return entry.node }
+        return nil
+    }
+
+    public static func == (a: JSONOmissions, b: JSONOmissions) -> Bool {
+        a.whole == b.whole && a.members.count == b.members.count
+            && a.members.allSatisfy { entry in b.under(entry.key) == entry.node }
     }
 }
 

@@ -167,7 +167,8 @@ public struct CompactJSONWriter {
 
     /// `value` without the members `omissions` names. The top-level member `written` names is
     /// not serialized again: its JSON text is given (it must be what `write` would produce for
-    /// the member), unless something under it is to be omitted.
+    /// the member), unless something under it is to be omitted. Leaving out `value` itself
+    /// (`omissions.whole`) is the caller's to do: this writes it.
     public mutating func write(_ value: Value, omitting omissions: JSONOmissions, written: (member: String, json: String)? = nil) {
         if omissions.members.isEmpty && written == nil { return write(value) }
         switch value {

@@ -193,3 +193,15 @@ struct WriterTests {
         #expect(w.bytes.count == plain.utf8.count)
     }
 }
+
+struct Base64ErrorTests {
+    /// Go's "illegal base64 data at input byte N", as OPA reports it (checked against its
+    /// engine): the first character outside the alphabet, or where the last group is short.
+    @Test(arguments: [
+        ("ab+c", true, 2), ("ab/c", true, 2), ("ab-c", false, 2), ("ab_c", false, 2),
+        ("ab*c", true, 2), ("abcde", false, 4), ("ab=c", false, 2),
+    ])
+    func theOffsetIsTheFirstCharacterOutsideTheAlphabet(_ text: String, _ url: Bool, _ offset: Int) {
+        #expect(Base64.errorOffset(text, url: url) == offset)
+    }
+}

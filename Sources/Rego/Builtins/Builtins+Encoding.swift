@@ -143,8 +143,9 @@ public enum Base64 {
         for (i, c) in chars.enumerated() {
             switch c {
             case 65...90, 97...122, 48...57: continue
-            case 43, 47 where !url: continue
-            case 45, 95 where url: continue
+            // A `where` guards only the pattern it follows, so each alphabet's pair is two.
+            case 43 where !url, 47 where !url: continue
+            case 45 where url, 95 where url: continue
             case 61: return i
             default: return i
             }

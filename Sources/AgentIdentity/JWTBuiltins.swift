@@ -186,7 +186,7 @@ public struct JWK: Sendable {
         let v = try Value.parseJSON(text)
         guard case .object(let o) = v else { throw CryptoError("key must be a PEM block, a JWK or a JWK Set") }
         if case .array(let keys)? = o["keys"] {
-            return try keys.compactMap { k -> JWK? in
+            return keys.compactMap { k -> JWK? in
                 guard case .object(let ko) = k else { return nil }
                 return try? fromJWK(ko)
             }

@@ -72,8 +72,10 @@ public struct PolicyLoader {
         for name in entries {
             if name.hasPrefix(".") { continue }
             let full = (root as NSString).appendingPathComponent(name)
+            // Anything that is not a directory, a dangling link included, is read as a file
+            // (and a file that cannot be read stops the load with its name).
             var isDir: ObjCBool = false
-            fm.fileExists(atPath: full, isDirectory: &isDir)
+            _ = fm.fileExists(atPath: full, isDirectory: &isDir)
             if isDir.boolValue {
                 try addDirectory(root: full, prefix: prefix + [name], bundleMode: bundleMode)
             } else if !bundleMode || name.hasSuffix(".rego") || name == "data.json" || name == "data.yaml" || name == "data.yml" {

@@ -119,7 +119,7 @@ public struct PostgresAgentRegistry {
                 throw StoreError("no agent \(id) is registered (`warden agent list` shows them)")
             }
             if try db.execute(update).affected == 0 {
-                throw StoreError("agent \(id) is \(status ?? "?"): cannot \(action) it")
+                throw StoreError("agent \(id) is \(status): cannot \(action) it")
             }
             try event(id, action, reason: reason, actor: actor)
         }

@@ -84,7 +84,7 @@ public final class DecisionSpool: Sendable {
     }
 
     deinit {
-        writer.withLock { close($0.fd) }
+        _ = writer.withLock { close($0.fd) }
         close(lockFD)
     }
 

@@ -9,7 +9,9 @@
       then on (shown beside it; issue 5's ratios measure the log on its own terms)
 
 wrk at 1 and 16 connections through Envoy (requests/s, p50, p99); h2load straight at the
-gRPC port with a pre-framed CheckRequest (Checks/s); Warden's resident memory sampled
+gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b) and (c) with the log off run
+side by side and are measured in turn for --rounds rounds, and each ratio is the median of
+the rounds' own ratios. Warden's resident memory sampled
 over a long h2load run. The decision log: latency with it on vs off and, as a control,
 off beside an unrelated process that burns the CPU the log's background work used; rows
 shipped per second at full Check rate; Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Tests", "integration"))
 import harness as h  # noqa: E402
@@ -261,11 +264,11 @@ def audit_bench(a, pg, body, spool_root):
               f"p99 {last_on['p99']:.3f} ms; off beside the control load: p50 {last_control['p50']:.3f} ms "
               f"p99 {last_control['p99']:.3f} ms")
         if per_row:
-            def median(xs):
+            def median_us(xs):
                 xs = sorted(x for x in xs if x is not None)
                 return f"{xs[len(xs) // 2]:.0f} µs" if xs else "n/a (thread not found)"
-            print(f"  background CPU per decision: PostgreSQL {median(r[0] for r in per_row)}, "
-                  f"Warden's shipper {median(r[1] for r in per_row)}; "
+            print(f"  background CPU per decision: PostgreSQL {median_us(r[0] for r in per_row)}, "
+                  f"Warden's shipper {median_us(r[1] for r in per_row)}; "
                   f"{fractions[len(fractions) // 2] * 100:.1f}% of one CPU at this rate, which the control load burns too")
 
         # The same comparison with PostgreSQL and the shipper off the request path's CPUs.
@@ -382,7 +385,8 @@ def stages_bench(rounds=3):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5, help="per wrk run")
-    ap.add_argument("--checks", type=int, default=200_000, help="direct Checks for throughput")
+    ap.add_argument("--checks", type=int, default=200_000, help="direct Checks per throughput run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the serve path's arms, measured in turn")
     ap.add_argument("--memory-checks", type=int, default=1_000_000, help="Checks over which RSS is sampled")
     ap.add_argument("--audit-checks", type=int, default=100_000, help="Checks at full rate for the decision log")
     ap.add_argument("--only", choices=["serve", "audit", "identity"], help="run one part")
@@ -409,40 +413,69 @@ def run(a, pg):
         return audit_bench(a, pg, body, tempfile.mkdtemp(prefix="bench-spool-"))
     if a.only == "identity":
         return identity_bench()
-    print("through Envoy (wrk):")
-    base1, base16 = through_envoy("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0, a.seconds)
-
-    allow_port = h.free_port()
+    # The three arms run side by side and are measured in turns, round after round, so that
+    # each round's ratios compare figures taken within seconds of each other: this VM's
+    # speed drifts by up to 4x within minutes, which one pass per arm turned into ratios
+    # anywhere from 0.8x to 2.5x for the same code.
+    allow_port, warden_port = h.free_port(), h.free_port()
     allow = h.Process([ALLOW_SERVER, f"127.0.0.1:{allow_port}"], "allow-server")
-    h.wait_for_port(allow_port, proc=allow.proc, what="allow-server")
+    warden = None
+    envoys = []
     try:
-        allow1, allow16 = through_envoy("(b) Envoy + always-allow server (same gRPC layer)", "bench-ext-authz.yaml", allow_port, a.seconds)
+        h.wait_for_port(allow_port, proc=allow.proc, what="allow-server")
+        # Issue 3's (c) is the serve path: Warden with the decision log off.
+        warden = h.start_warden(warden_port, warden_args(pg, None))
+        arms = [("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0),
+                ("(b) Envoy + always-allow server (same gRPC layer)", "bench-ext-authz.yaml", allow_port),
+                ("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port)]
+        for _, template, authz_port in arms:
+            port = h.free_port()
+            envoys.append((h.start_envoy(template, port, 0, authz_port), port))
+        for _, port in envoys:
+            wrk(port, 1, 1)  # warm up
+        rounds = [[None] * 3 for _ in range(a.rounds)]
+        for r in range(a.rounds):
+            for i in (range(3) if r % 2 == 0 else reversed(range(3))):
+                port = envoys[i][1]
+                rounds[r][i] = (wrk(port, 1, a.seconds), wrk(port, 16, a.seconds))
+        direct = []
         h2load(allow_port, body, 20_000)
-        allow_direct = h2load(allow_port, body, a.checks)
+        h2load(warden_port, body, 20_000)
+        for r in range(a.rounds):
+            pair = {}
+            for name, port in ((("allow", allow_port), ("warden", warden_port)) if r % 2 == 0 else (("warden", warden_port), ("allow", allow_port))):
+                pair[name] = h2load(port, body, a.checks)
+            direct.append(pair)
     finally:
+        for envoy, _ in envoys:
+            envoy.stop()
         allow.stop()
+        if warden:
+            warden.stop()
 
-    # Issue 3's (c) is the serve path: Warden with the decision log off. The same with the
-    # log on is shown beside it (issue 5 measures what the log adds on its own terms).
+    print(f"through Envoy (wrk; medians of {a.rounds} rounds, the arms measured in turn in each):")
+    for i, (label, _, _) in enumerate(arms):
+        r1 = {k: median([rounds[r][i][0][k] for r in range(a.rounds)]) for k in ("rps", "p50", "p99")}
+        r16 = {k: median([rounds[r][i][1][k] for r in range(a.rounds)]) for k in ("rps", "p50", "p99")}
+        errors = sum(rounds[r][i][0]["errors"] + rounds[r][i][1]["errors"] for r in range(a.rounds))
+        print(f"  {label:<46} 1 conn: {r1['rps']:8.0f} req/s  p50 {r1['p50']:.3f} ms  p99 {r1['p99']:.3f} ms"
+              f" | 16 conns: {r16['rps']:8.0f} req/s  p50 {r16['p50']:.3f} ms  p99 {r16['p99']:.3f} ms"
+              + (f"  ({errors} non-2xx)" if errors else ""))
+
+    # The same with the decision log on, beside it (issue 5 measures what the log adds on its
+    # own terms, below).
     spool_root = tempfile.mkdtemp(prefix="bench-spool-")
-    warden_port = h.free_port()
-    warden = h.start_warden(warden_port, warden_args(pg, None))
-    try:
-        w1, w16 = through_envoy("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port, a.seconds)
-    finally:
-        warden.stop()
     warden_port = h.free_port()
     warden = h.start_warden(warden_port, warden_args(pg, os.path.join(spool_root, "c")))
     try:
-        through_envoy("    the same with the decision log on", "bench-ext-authz.yaml", warden_port, a.seconds)
+        through_envoy("    (c) with the decision log on, one pass", "bench-ext-authz.yaml", warden_port, a.seconds)
     finally:
         warden.stop()
-    # Throughput and memory of the serve path itself: the decision log is measured below.
+    # Memory of the serve path itself over a long run.
     warden_port = h.free_port()
     warden = h.start_warden(warden_port, warden_args(pg, None))
     try:
         h2load(warden_port, body, 20_000)
-        warden_direct = h2load(warden_port, body, a.checks)
         rss_start = rss_kb(warden.proc.pid)
         samples = [rss_start]
         step = max(1, a.memory_checks // 4)
@@ -452,22 +485,34 @@ def run(a, pg):
     finally:
         warden.stop()
 
-    def ratio(warden, allow, base, target):
-        """Warden's added latency over always-allow's; meaningless when always-allow's
-        figure is not above (a)'s (tail noise on this VM does that at p99)."""
-        if allow - base <= 0:
-            return f"n/a (always-allow's is not above (a)'s in this run; target <= {target})"
-        return f"{(warden - base) / (allow - base):.2f}x (target <= {target})"
+    def added_ratio(conns, quantile):
+        """Per round, Warden's added latency over always-allow's; a round where always-allow's
+        figure is not above (a)'s (tail noise on this VM does that at p99) has no ratio."""
+        out = []
+        for r in range(a.rounds):
+            base, allow, warden = (rounds[r][i][conns][quantile] for i in range(3))
+            if allow - base > 0:
+                out.append((warden - base) / (allow - base))
+        return out
 
-    print("direct Check throughput (h2load, 2 connections x 64 streams):")
-    print(f"  (b) always-allow server: {allow_direct['rps']:9.0f} Checks/s")
-    print(f"  (c) Warden:              {warden_direct['rps']:9.0f} Checks/s   ({warden_direct['succeeded']} answered)")
+    def summary(values, target, relation):
+        if not values:
+            return f"n/a (always-allow's is not above (a)'s in any round; target {relation} {target})"
+        return (f"{median(values):.2f}x (median of {len(values)} rounds, each "
+                + ", ".join(f"{v:.2f}" for v in sorted(values)) + f"; target {relation} {target})")
+
+    print(f"direct Check throughput (h2load, 2 connections x 64 streams, {a.checks:,} Checks per run; medians of {a.rounds} rounds):")
+    print(f"  (b) always-allow server: {median([d['allow']['rps'] for d in direct]):9.0f} Checks/s")
+    print(f"  (c) Warden:              {median([d['warden']['rps'] for d in direct]):9.0f} Checks/s"
+          f"   ({sum(d['warden']['succeeded'] for d in direct)} of {a.rounds * a.checks} answered)")
     print(f"resident memory of Warden over {a.memory_checks:,} Checks (MiB): " + " → ".join(f"{s / 1024:.1f}" for s in samples))
     print("ratios (targets from issue 3):")
-    for conns, (b, w, base) in (("1 conn", (allow1, w1, base1)), ("16 conns", (allow16, w16, base16))):
-        print(f"  {conns:>8}: Warden's added latency / always-allow's added latency: "
-              f"p50 {ratio(w['p50'], b['p50'], base['p50'], 1.3)}, p99 {ratio(w['p99'], b['p99'], base['p99'], 1.5)}")
-    print(f"  direct Check throughput, Warden / always-allow: {warden_direct['rps'] / allow_direct['rps']:.2f}x (target >= 0.6)")
+    for conns, name in ((0, "1 conn"), (1, "16 conns")):
+        print(f"  {name:>8}: Warden's added latency / always-allow's added latency:")
+        print(f"            p50 {summary(added_ratio(conns, 'p50'), 1.3, '<=')}")
+        print(f"            p99 {summary(added_ratio(conns, 'p99'), 1.5, '<=')}")
+    print(f"  direct Check throughput, Warden / always-allow: "
+          f"{summary([d['warden']['rps'] / d['allow']['rps'] for d in direct], 0.6, '>=')}")
     growth = (samples[-1] - samples[1]) / 1024
     print(f"  resident memory growth after warm-up: {growth:+.1f} MiB (target: flat)")
     stages_bench()

@@ -404,6 +404,8 @@ def main():
     ap.add_argument("--audit-checks", type=int, default=100_000, help="Checks at full rate for the decision log")
     ap.add_argument("--only", choices=["serve", "audit", "identity"], help="run one part")
     a = ap.parse_args()
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
 
     # The agent registry and a token, as an operator would make them.
     pg = h.Postgres().start()

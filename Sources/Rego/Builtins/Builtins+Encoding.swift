@@ -143,7 +143,8 @@ public enum Base64 {
         for (i, c) in chars.enumerated() {
             switch c {
             case 65...90, 97...122, 48...57: continue
-            // A `where` guards only the pattern it follows, so each alphabet's pair is two.
+            // A `where` clause applies only to the pattern just before it: each character
+            // of an alphabet's pair needs its own.
             case 43 where !url, 47 where !url: continue
             case 45 where url, 95 where url: continue
             case 61: return i

@@ -13,6 +13,9 @@ public struct Parser {
     /// False while parsing the first element of `[…]` or `{…}`: there `|` opens a
     /// comprehension body instead of meaning set union.
     var allowOr = true
+    /// `import future.keywords.not` makes `not { … }` negate a whole body (OPA's
+    /// future keyword): the body has no solution.
+    var negatesBodies = false
 
     init(tokens: [Token], source: Source) {
         self.tokens = tokens
@@ -102,7 +105,9 @@ public struct Parser {
         var rules: [Rule] = []
         while peek.kind != .eof {
             if peek.isIdent("import") && !(peek(1).isPunct(".") || peek(1).isPunct("[")) {
-                imports.append(try importDecl())
+                let imported = try importDecl()
+                if Parser.refNames(imported.path) == ["future", "keywords", "not"] { negatesBodies = true }
+                imports.append(imported)
                 continue
             }
             if peek.isIdent("package") && !(peek(1).isPunct(".") || peek(1).isPunct("[")) {
@@ -279,7 +284,18 @@ public struct Parser {
         let start = peek
         let startIndex = index
         var e: Expr
-        if peek.isIdent("not") && !peek(1).isPunct(".") && !peek(1).isPunct("[") && !peek(1).isPunct("=") && !peek(1).isPunct(":=") {
+        if negatesBodies && peek.isIdent("not") && peek(1).isPunct("{") && !peek(1).newlineBefore {
+            // `not { body }` holds when the body has no solution: the first element of
+            // `[true | body]` is undefined. The comprehension gives the body its own scope,
+            // so `:=` inside shadows the enclosing body's variables, as in OPA.
+            advance()
+            let open = peek
+            let body = try bracedBody()
+            let solutions = Term(.arrayComprehension(Term(.value(.bool(true)), open.location), body), open.location)
+            let first = Term(.ref(solutions, [Term(.value(.int(0)), open.location)]), open.location)
+            e = Expr(.term(first), start.location)
+            e.negated = true
+        } else if peek.isIdent("not") && !peek(1).isPunct(".") && !peek(1).isPunct("[") && !peek(1).isPunct("=") && !peek(1).isPunct(":=") {
             advance()
             var inner = try expr()
             if inner.negated { throw RegoError(.parse, "unexpected not keyword", at: start.location) }
@@ -314,6 +330,21 @@ public struct Parser {
         }
         e.text = sourceText(from: startIndex)
         return e
+    }
+
+    /// `a.b.c` as ["a", "b", "c"]; nil for anything else.
+    static func refNames(_ t: Term) -> [String]? {
+        switch t.kind {
+        case .variable(let name): return [name]
+        case .ref(let head, let rest):
+            guard var names = refNames(head) else { return nil }
+            for key in rest {
+                guard case .value(.string(let s)) = key.kind else { return nil }
+                names.append(s)
+            }
+            return names
+        default: return nil
+        }
     }
 
     func sourceText(from startIndex: Int) -> String {

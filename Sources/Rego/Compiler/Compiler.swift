@@ -271,6 +271,20 @@ public struct Compiler {
         }
     }
 
+    /// The names an expression declares: `:=`'s left side, `some`'s variables.
+    func explicitlyDeclaredNames(_ e: Expr) -> Set<String> {
+        var names: [String] = []
+        switch e.kind {
+        case .someDecl(let vars): for v in vars { collectVarNames(v, into: &names) }
+        case .assign(let lhs, _): collectVarNames(lhs, into: &names)
+        case .someIn(let k, let v, _):
+            if let k { collectVarNames(k, into: &names) }
+            collectVarNames(v, into: &names)
+        default: break
+        }
+        return Set(names.filter { $0 != "_" })
+    }
+
     /// A `with` value such as `count` or `data.lib.f` names a function to mock with.
     func namesFunction(_ t: Term, ctx: ModuleContext, scope: Scope) -> Bool {
         guard let name = Parser.dottedName(t), scope.lookup(name[0]) == nil else { return false }
@@ -286,8 +300,16 @@ public struct Compiler {
 
     mutating func resolveBodyWithBound(_ body: [Expr], scope: Scope, ctx: ModuleContext, initiallyBound: Set<Int>, extraNames: [String]) -> ([Expr], Set<Int>) {
         declareBodyNames(body, scope: scope, ctx: ctx, extraNames: extraNames)
+        let declaredBy = body.map(explicitlyDeclaredNames)
         var resolved: [Expr] = []
-        for e in body { resolved.append(resolveExpr(e, scope: scope, ctx: ctx)) }
+        for (i, e) in body.enumerated() {
+            var later = Set<String>()
+            for names in declaredBy[(i + 1)...] { later.formUnion(names) }
+            for names in declaredBy[...i] { later.subtract(names) }
+            scope.declaredLater = later
+            resolved.append(resolveExpr(e, scope: scope, ctx: ctx))
+        }
+        scope.declaredLater = []
         return reorderForSafety(resolved, scope: scope, bound: initiallyBound)
     }
 
@@ -581,13 +603,23 @@ final class Scope {
     let allocator: SlotAllocator
     var names: [String: Int] = [:]
     var ownSlots: Set<Int> = []
+    /// Names that a later expression of this body declares (`:=`, `some`): while an
+    /// earlier expression is resolved, the scopes nested in it (comprehensions, `every`)
+    /// do not see them, as in OPA, where a declaration reaches only the expressions after it.
+    var declaredLater: Set<String> = []
 
     init(parent: Scope?, allocator: SlotAllocator) {
         self.parent = parent
         self.allocator = allocator
     }
 
-    func lookup(_ name: String) -> Int? { names[name] ?? parent?.lookup(name) }
+    func lookup(_ name: String) -> Int? { names[name] ?? parent?.lookupFromNested(name) }
+
+    /// `lookup` from a scope nested in this one.
+    private func lookupFromNested(_ name: String) -> Int? {
+        if declaredLater.contains(name) { return parent?.lookupFromNested(name) }
+        return names[name] ?? parent?.lookupFromNested(name)
+    }
 
     /// Declares a name in this scope, shadowing outer ones.
     func declareLocal(_ name: String) -> Int {

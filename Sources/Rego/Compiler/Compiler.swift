@@ -301,13 +301,13 @@ public struct Compiler {
     mutating func resolveBodyWithBound(_ body: [Expr], scope: Scope, ctx: ModuleContext, initiallyBound: Set<Int>, extraNames: [String]) -> ([Expr], Set<Int>) {
         declareBodyNames(body, scope: scope, ctx: ctx, extraNames: extraNames)
         let declaredBy = body.map(explicitlyDeclaredNames)
+        // A name is "declared later" until the expression declaring it has been resolved:
+        // in `x := {x | xs[x]}` the comprehension's `x` is its own, as in OPA.
+        scope.declaredLater = declaredBy.reduce(into: []) { $0.formUnion($1) }
         var resolved: [Expr] = []
         for (i, e) in body.enumerated() {
-            var later = Set<String>()
-            for names in declaredBy[(i + 1)...] { later.formUnion(names) }
-            for names in declaredBy[...i] { later.subtract(names) }
-            scope.declaredLater = later
             resolved.append(resolveExpr(e, scope: scope, ctx: ctx))
+            scope.declaredLater.subtract(declaredBy[i])
         }
         scope.declaredLater = []
         return reorderForSafety(resolved, scope: scope, bound: initiallyBound)
@@ -603,9 +603,10 @@ final class Scope {
     let allocator: SlotAllocator
     var names: [String: Int] = [:]
     var ownSlots: Set<Int> = []
-    /// Names that a later expression of this body declares (`:=`, `some`): while an
-    /// earlier expression is resolved, the scopes nested in it (comprehensions, `every`)
-    /// do not see them, as in OPA, where a declaration reaches only the expressions after it.
+    /// Names that an expression of this body declares (`:=`, `some`) and that are not
+    /// declared yet at the expression being resolved (or are declared by it): the scopes
+    /// nested in it (comprehensions, `every`) do not see them, as in OPA, where a
+    /// declaration reaches only the expressions after it.
     var declaredLater: Set<String> = []
 
     init(parent: Scope?, allocator: SlotAllocator) {

@@ -106,7 +106,7 @@ public struct Parser {
         while peek.kind != .eof {
             if peek.isIdent("import") && !(peek(1).isPunct(".") || peek(1).isPunct("[")) {
                 let imported = try importDecl()
-                if Parser.refNames(imported.path) == ["future", "keywords", "not"] { negatesBodies = true }
+                if Parser.dottedName(imported.path) == ["future", "keywords", "not"] { negatesBodies = true }
                 imports.append(imported)
                 continue
             }
@@ -330,21 +330,6 @@ public struct Parser {
         }
         e.text = sourceText(from: startIndex)
         return e
-    }
-
-    /// `a.b.c` as ["a", "b", "c"]; nil for anything else.
-    static func refNames(_ t: Term) -> [String]? {
-        switch t.kind {
-        case .variable(let name): return [name]
-        case .ref(let head, let rest):
-            guard var names = refNames(head) else { return nil }
-            for key in rest {
-                guard case .value(.string(let s)) = key.kind else { return nil }
-                names.append(s)
-            }
-            return names
-        default: return nil
-        }
     }
 
     func sourceText(from startIndex: Int) -> String {

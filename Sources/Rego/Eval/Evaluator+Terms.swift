@@ -55,6 +55,13 @@ extension Evaluator {
             try k(.object(obj))
         case .call(let target, let args):
             try evalArgs(args, args.count, f) { vals in
+                if let rel = self.unmockedRelation(target) {
+                    // `walk(x)` as a term has every one of its results, as `walk(x, r)` does.
+                    let results = try self.callBuiltin(target.displayName, t.location) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
+                    guard case .array(let rs)? = results else { return }
+                    for r in rs { try k(r) }
+                    return
+                }
                 if let r = try self.call(target, vals, t.location) { try k(r) }
             }
         case .template(let pieces):
@@ -115,6 +122,8 @@ extension Evaluator {
             guard let v = try nodeValue(node, base: target.base) else { return .some(nil) }
             return Evaluator.descendWhole(v, target.rest, baseDocument: false)
         case .call(let target, let args):
+            // A relation (`walk`) has several values: the general path enumerates them.
+            if unmockedRelation(target) != nil { return nil }
             guard let vals = try directArgs(args, args.count, f) else { return nil }
             guard let vals else { return .some(nil) }
             return .some(try call(target, vals, t.location))

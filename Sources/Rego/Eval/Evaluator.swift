@@ -269,8 +269,8 @@ final class Evaluator {
         if args.count == arity + 1 {
             let output = args[arity]
             try evalArgs(args, arity, f) { vals in
-                if case .builtin(let b) = target, let rel = self.policy.builtins[b]?.relation, self.state.mocks[b.name] == nil {
-                    let results = try self.callBuiltin(b.name, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
+                if let rel = self.unmockedRelation(target) {
+                    let results = try self.callBuiltin(target.displayName, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
                     guard case .array(let rs)? = results else { return }
                     for r in rs { try self.unifyValue(output, r, f, k) }
                     return
@@ -282,6 +282,14 @@ final class Evaluator {
         try evalArgs(args, args.count, f) { vals in
             if let r = try self.call(target, vals, loc), !r.isFalse { try k() }
         }
+    }
+
+    /// The builtin relation `target` names (`walk`), unless a `with` mocks it: a relation
+    /// has one value per result rather than one.
+    @inline(__always)
+    func unmockedRelation(_ target: CallTarget) -> Builtin.Relation? {
+        guard case .builtin(let b) = target, let rel = policy.builtins[b]?.relation, state.mocks.isEmpty || state.mocks[b.name] == nil else { return nil }
+        return rel
     }
 
     @inline(never)

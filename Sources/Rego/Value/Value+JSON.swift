@@ -147,16 +147,8 @@ public struct CompactJSONWriter {
     }
 
     /// Starts a member of the current object: `"name":`. Callers give names in sorted
-    /// order to match `Value.jsonString`.
-    public mutating func field(_ name: String) {
-        if fieldCount[fieldCount.count - 1] > 0 { out.append(UInt8(ascii: ",")) }
-        fieldCount[fieldCount.count - 1] += 1
-        writeString(name)
-        out.append(UInt8(ascii: ":"))
-    }
-
-    /// `field` for a name written in the source, which must need no escaping (a record's
-    /// own member names): copied as it is.
+    /// order to match `Value.jsonString`. The name is written in the source (a record's own
+    /// member names) and must need no escaping: it is copied as it is.
     public mutating func field(_ name: StaticString) {
         if fieldCount[fieldCount.count - 1] > 0 { out.append(UInt8(ascii: ",")) }
         fieldCount[fieldCount.count - 1] += 1

@@ -29,10 +29,10 @@ let bench = try BenchAgent(id: "agent/code-review-bot@team-platform", ownerName:
 let now = bench.now, signing = bench.signing, agent = bench.record
 let token = try bench.token(jti: "jti-1")
 
-let store = PolicyStore(try PolicyStore.load(bundles: [args[1]], paths: []))
 var config = WardenConfig()
 config.logDecisions = false
 config.decision = "envoy/authz/result"
+let store = PolicyStore(try PolicyStore.load(bundles: [args[1]], paths: [], decisionPath: config.decisionPath))
 let gate = IdentityGate(rules: IdentityRules(), snapshot: RegistrySnapshot(agents: [agent], keys: [signing], loadedAt: now))
 let pipeline = DecisionPipeline(store: store, config: config, log: EventLog(level: .error), identity: gate)
 // The same pipeline with the decision log on, as `warden serve` sets it up by default (the

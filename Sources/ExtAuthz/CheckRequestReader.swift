@@ -19,11 +19,15 @@ public struct ParsedCheck: Sendable {
     public let host: String
     /// Envoy's request id (`attributes.request.http.id`).
     public let id: String
-    /// The HTTP headers as the input has them (lower-case names, sorted).
-    public let headers: RegoObject
+    /// The HTTP headers in wire order, as Envoy sent them (lower-case names): the input's
+    /// `headers` object is built from them only when the policy reads it.
+    let headerPairs: [(String, Value)]
 
+    /// A header's value; of a repeated name, the last, as in the input's `headers`.
     public func header(_ name: String) -> String? {
-        if case .string(let s)? = headers[.string(name)] { return s }
+        for (key, value) in headerPairs.reversed() where key == name {
+            if case .string(let s) = value { return s }
+        }
         return nil
     }
 
@@ -49,8 +53,10 @@ public struct CheckRequestDecodeError: Error, CustomStringConvertible, Sendable 
 }
 
 extension EnvoyInput {
-    /// Reads a serialized `envoy.service.auth.v3.CheckRequest`.
-    public static func parse(_ bytes: [UInt8]) throws(CheckRequestDecodeError) -> ParsedCheck {
+    /// Reads a serialized `envoy.service.auth.v3.CheckRequest`. The input document gets the
+    /// members in `parts`, all of them by default; every field is read and checked either
+    /// way, so a malformed request is refused whatever the policy reads.
+    public static func parse(_ bytes: [UInt8], building parts: Parts = .all) throws(CheckRequestDecodeError) -> ParsedCheck {
         let result = bytes.withUnsafeBytes { raw -> Result<ParsedCheck, CheckRequestDecodeError> in
             do throws(CheckRequestDecodeError) {
                 var attributes: AttributesBuilder?
@@ -62,7 +68,7 @@ extension EnvoyInput {
                         try reader.skip(wire)
                     }
                 }
-                return .success((attributes ?? AttributesBuilder()).build())
+                return .success((attributes ?? AttributesBuilder()).build(parts))
             } catch {
                 return .failure(error)
             }
@@ -234,7 +240,11 @@ struct StringMapBuilder {
     var pairs: [(String, Value)] = []
     var isEmpty: Bool { pairs.isEmpty }
 
-    mutating func add(_ key: String, _ value: Value) { pairs.append((key, value)) }
+    mutating func add(_ key: String, _ value: Value) {
+        // Envoy sends a dozen headers or so: one allocation instead of growing four times.
+        if pairs.capacity == 0 { pairs.reserveCapacity(16) }
+        pairs.append((key, value))
+    }
 
     func build() -> RegoObject { RegoObject(stringKeysLastWins: pairs) }
 }
@@ -303,30 +313,37 @@ struct AttributesBuilder: MessageBuilder {
         }
     }
 
-    func build() -> ParsedCheck {
-        // Fields in key order, so the object needs no sorting.
-        var attrs = FieldList(capacity: 7)
-        if !contextExtensions.isEmpty { attrs.add("contextExtensions", .object(contextExtensions.build())) }
-        if let destination { attrs.add("destination", destination.build()) }
-        if let metadataContext { attrs.add("metadataContext", metadataContext.build()) }
+    func build(_ parts: EnvoyInput.Parts) -> ParsedCheck {
         let http = request?.http ?? HTTPBuilder()
-        if let request { attrs.add("request", request.build()) }
-        if let routeMetadataContext { attrs.add("routeMetadataContext", routeMetadataContext.build()) }
-        if let source { attrs.add("source", source.build()) }
-        if !sni.isEmpty { attrs.add("tlsSession", FieldList.single("sni", .string(sni))) }
-
-        let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
-        let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
-        let (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: http.headersObject)
+        // Fields in key order, so the objects need no sorting; a member no policy reads is
+        // left out (its fields were still read and checked).
         var document = FieldList(capacity: 6)
-        document.add("attributes", .object(attrs.object))
-        document.add("parsed_body", parsedBody ?? .null)
-        document.add("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) }))
-        document.add("parsed_query", EnvoyInput.parsedQuery(query))
-        document.add("truncated_body", .bool(truncated))
-        document.add("version", EnvoyInput.version)
+        if parts.contains(.attributes) {
+            var attrs = FieldList(capacity: 7)
+            if !contextExtensions.isEmpty && parts.contains(.contextExtensions) { attrs.add("contextExtensions", .object(contextExtensions.build())) }
+            if let destination, parts.contains(.destination) { attrs.add("destination", destination.build()) }
+            if let metadataContext, parts.contains(.metadataContext) { attrs.add("metadataContext", metadataContext.build()) }
+            if let request, parts.contains(.request) { attrs.add("request", request.build(parts)) }
+            if let routeMetadataContext, parts.contains(.routeMetadataContext) { attrs.add("routeMetadataContext", routeMetadataContext.build()) }
+            if let source, parts.contains(.source) { attrs.add("source", source.build()) }
+            if !sni.isEmpty && parts.contains(.tlsSession) { attrs.add("tlsSession", FieldList.single("sni", .string(sni))) }
+            document.add("attributes", .object(attrs.object))
+        }
+        var (parsedBody, truncated): (Value?, Bool) = (nil, false)
+        if !parts.isDisjoint(with: [.parsedBody, .truncatedBody]) {
+            let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
+            (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: http.headers.build())
+        }
+        if parts.contains(.parsedBody) { document.add("parsed_body", parsedBody ?? .null) }
+        if !parts.isDisjoint(with: [.parsedPath, .parsedQuery]) {
+            let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
+            if parts.contains(.parsedPath) { document.add("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) })) }
+            if parts.contains(.parsedQuery) { document.add("parsed_query", EnvoyInput.parsedQuery(query)) }
+        }
+        if parts.contains(.truncatedBody) { document.add("truncated_body", .bool(truncated)) }
+        if parts.contains(.version) { document.add("version", EnvoyInput.version) }
         return ParsedCheck(document: document.object, method: http.method, path: http.path, host: http.host, id: http.id,
-                           headers: http.headersObject)
+                           headerPairs: http.headers.pairs)
     }
 }
 
@@ -464,10 +481,10 @@ struct RequestBuilder: MessageBuilder {
         }
     }
 
-    func build() -> Value {
+    func build(_ parts: EnvoyInput.Parts) -> Value {
         var o = FieldList(capacity: 2)
-        if let http { o.add("http", .object(http.build())) }
-        if let time { o.add("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos)))) }
+        if let http, parts.contains(.http) { o.add("http", .object(http.build(parts))) }
+        if let time, parts.contains(.time) { o.add("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos)))) }
         return .object(o.object)
     }
 }
@@ -478,8 +495,6 @@ struct HTTPBuilder: MessageBuilder {
     var headers = StringMapBuilder()
     var headerMap: [Value]?
     var rawBody: [UInt8]?
-    /// Built once: the input and the Check path both read the headers.
-    var headersObject = RegoObject()
 
     mutating func merge(_ r: inout WireReader) throws(CheckRequestDecodeError) {
         while let (n, w) = try r.nextField() {
@@ -526,24 +541,23 @@ struct HTTPBuilder: MessageBuilder {
                 try r.skip(w)
             }
         }
-        if !headers.isEmpty { headersObject = headers.build() }
     }
 
-    func build() -> RegoObject {
+    func build(_ parts: EnvoyInput.Parts) -> RegoObject {
         var o = FieldList(capacity: 13)
-        if !body.isEmpty { o.add("body", .string(body)) }
-        if !fragment.isEmpty { o.add("fragment", .string(fragment)) }
-        if let headerMap { o.add("headerMap", FieldList.single("headers", .array(headerMap))) }
-        if !headersObject.isEmpty { o.add("headers", .object(headersObject)) }
-        if !host.isEmpty { o.add("host", .string(host)) }
-        if !id.isEmpty { o.add("id", .string(id)) }
-        if !method.isEmpty { o.add("method", .string(method)) }
-        if !path.isEmpty { o.add("path", .string(path)) }
-        if !proto.isEmpty { o.add("protocol", .string(proto)) }
-        if !query.isEmpty { o.add("query", .string(query)) }
-        if let rawBody, !rawBody.isEmpty { o.add("rawBody", .string(Base64.encode(rawBody, url: false, pad: true))) }
-        if !scheme.isEmpty { o.add("scheme", .string(scheme)) }
-        if size != 0 { o.add("size", .string(String(size))) }
+        if !body.isEmpty && parts.contains(.body) { o.add("body", .string(body)) }
+        if !fragment.isEmpty && parts.contains(.fragment) { o.add("fragment", .string(fragment)) }
+        if let headerMap, parts.contains(.headerMap) { o.add("headerMap", FieldList.single("headers", .array(headerMap))) }
+        if !headers.isEmpty && parts.contains(.headers) { o.add("headers", .object(headers.build())) }
+        if !host.isEmpty && parts.contains(.host) { o.add("host", .string(host)) }
+        if !id.isEmpty && parts.contains(.id) { o.add("id", .string(id)) }
+        if !method.isEmpty && parts.contains(.method) { o.add("method", .string(method)) }
+        if !path.isEmpty && parts.contains(.path) { o.add("path", .string(path)) }
+        if !proto.isEmpty && parts.contains(.httpProtocol) { o.add("protocol", .string(proto)) }
+        if !query.isEmpty && parts.contains(.query) { o.add("query", .string(query)) }
+        if let rawBody, !rawBody.isEmpty && parts.contains(.rawBody) { o.add("rawBody", .string(Base64.encode(rawBody, url: false, pad: true))) }
+        if !scheme.isEmpty && parts.contains(.scheme) { o.add("scheme", .string(scheme)) }
+        if size != 0 && parts.contains(.size) { o.add("size", .string(String(size))) }
         return o.object
     }
 }

@@ -118,9 +118,13 @@ public final class DecisionPipeline: Sendable {
         let wallMicros = DecisionPipeline.wallClockMicros()
         let decisionID = DecisionID.next(nowMs: UInt64(wallMicros / 1000))
         var trail = Trail()
+        // One snapshot of each policy for the whole Check: the input is built for what
+        // these policies read, and these policies decide, even if a reload swaps them.
+        let loaded = store.loaded
+        let shadows = shadowBundles.isEmpty ? [] : shadowBundles.map { (name: $0.name, loaded: $0.store.loaded) }
         let request: ParsedCheck
         do {
-            request = try EnvoyInput.parse(bytes)
+            request = try EnvoyInput.parse(bytes, building: inputParts(loaded, shadows))
         } catch {
             let reason = "the CheckRequest could not be decoded: \(error)"
             trail.failure = reason
@@ -149,7 +153,6 @@ public final class DecisionPipeline: Sendable {
             }
         }
         let input = request.input(agent: agent)
-        let loaded = store.loaded
         trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
         let answer: Decision
@@ -188,8 +191,8 @@ public final class DecisionPipeline: Sendable {
                 }
             }
         }
-        for (name, shadowStore) in shadowBundles {
-            switch evaluate(shadowStore.loaded.policy, input) {
+        for (name, shadowLoaded) in shadows {
+            switch evaluate(shadowLoaded.policy, input) {
             case .failure(let failure):
                 trail.shadow.append(shadowEntry(source: "bundle:" + name, kind: "error", reasons: [.string(failure)]))
             case .success(let d):
@@ -198,6 +201,15 @@ public final class DecisionPipeline: Sendable {
             }
         }
         return finish(answer, decisionID, start, wallMicros, request, input, &trail)
+    }
+
+    /// The parts of the input to build: what the policies read, or all of it when the
+    /// decision log records the input.
+    func inputParts(_ loaded: PolicyStore.Loaded, _ shadows: [(name: String, loaded: PolicyStore.Loaded)]) -> EnvoyInput.Parts {
+        if audit?.includeInput == true { return .all }
+        var parts = loaded.inputParts
+        for shadow in shadows { parts.formUnion(shadow.loaded.inputParts) }
+        return parts
     }
 
     enum Evaluation {

@@ -1,3 +1,4 @@
+public import ExtAuthz
 public import Rego
 import RegoLoader
 import Synchronization
@@ -13,12 +14,17 @@ public final class PolicyStore: Sendable {
         public let sources: [String: Source]
         /// Whether the policy defines OPA's `system.log.mask` (looked up once, not per Check).
         public let definesLogMask: Bool
+        /// The parts of the input that evaluating the decision can read, worked out once
+        /// per policy: the Check path builds only those (everything when no decision path
+        /// was given).
+        public let inputParts: EnvoyInput.Parts
 
-        init(policy: CompiledPolicy, revision: String, sources: [String: Source]) {
+        init(policy: CompiledPolicy, revision: String, sources: [String: Source], decisionPath: [String]?) {
             self.policy = policy
             self.revision = revision
             self.sources = sources
             self.definesLogMask = policy.hasDocument(Loaded.logMaskPath)
+            self.inputParts = decisionPath.map { EnvoyInput.Parts(policy.inputReads(forDocument: $0)) } ?? .all
         }
 
         /// OPA's decision-log mask rule.
@@ -34,8 +40,10 @@ public final class PolicyStore: Sendable {
     public func replace(with next: Loaded) { current.withLock { $0 = next } }
 
     /// Loads and compiles bundles and paths; errors carry file:line:col. The server requires
-    /// at least one policy file; `warden eval` may query data alone.
-    public static func load(bundles: [String], paths: [String], requirePolicies: Bool = true) throws(PolicyLoadError) -> Loaded {
+    /// at least one policy file; `warden eval` may query data alone. `decisionPath`, the
+    /// document the server evaluates, lets the Check path build only the input it reads.
+    public static func load(bundles: [String], paths: [String], requirePolicies: Bool = true,
+                            decisionPath: [String]? = nil) throws(PolicyLoadError) -> Loaded {
         var loader = PolicyLoader()
         do {
             for b in bundles { try loader.add(bundle: b) }
@@ -50,7 +58,7 @@ public final class PolicyStore: Sendable {
         do {
             let policy = try Rego.compile(sources: loader.sources, data: loader.data, builtins: WardenBuiltins.registry)
             let revision = loader.manifests.map(\.revision).filter { !$0.isEmpty }.joined(separator: ",")
-            return Loaded(policy: policy, revision: revision, sources: sources)
+            return Loaded(policy: policy, revision: revision, sources: sources, decisionPath: decisionPath)
         } catch {
             throw PolicyLoadError(errors: error.errors, sources: sources)
         }

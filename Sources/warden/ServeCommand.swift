@@ -93,7 +93,7 @@ struct ServeCommand: ParsableCommand {
         let log = EventLog(level: cfg.logLevel)
         let store: PolicyStore
         do {
-            store = PolicyStore(try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths))
+            store = PolicyStore(try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths, decisionPath: cfg.decisionPath))
         } catch {
             printStderr("warden serve: the policies do not compile:\n\(error)")
             throw ExitCode(1)
@@ -123,7 +123,7 @@ struct ServeCommand: ParsableCommand {
         var shadowStores: [(name: String, store: PolicyStore)] = []
         for bundle in cfg.shadowBundles {
             do {
-                let loaded = try PolicyStore.load(bundles: [bundle], paths: [])
+                let loaded = try PolicyStore.load(bundles: [bundle], paths: [], decisionPath: cfg.decisionPath)
                 shadowStores.append((name: loaded.revision.isEmpty ? bundle : loaded.revision, store: PolicyStore(loaded)))
             } catch {
                 printStderr("warden serve: the shadow bundle \(bundle) does not compile:\n\(error)")
@@ -193,9 +193,9 @@ struct ServeCommand: ParsableCommand {
             sigwait(&signals, &sig)
             if sig == SIGHUP {
                 do {
-                    store.replace(with: try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths))
+                    store.replace(with: try PolicyStore.load(bundles: cfg.bundles, paths: cfg.paths, decisionPath: cfg.decisionPath))
                     for (bundle, shadow) in zip(cfg.shadowBundles, shadowStores) {
-                        shadow.store.replace(with: try PolicyStore.load(bundles: [bundle], paths: []))
+                        shadow.store.replace(with: try PolicyStore.load(bundles: [bundle], paths: [], decisionPath: cfg.decisionPath))
                     }
                     log.info("policies reloaded", ["revision": .string(store.loaded.revision)])
                 } catch {

@@ -90,6 +90,51 @@ struct CheckRequestReaderTests {
             """)))
     }
 
+    /// The reader builds only the members a policy reads (`EnvoyInput.Parts`, from
+    /// `CompiledPolicy.inputReads`), each the same as in the whole document.
+    @Test(arguments: [
+        (#"{"attributes": {"request": {"http": {"method": true}}}, "parsed_path": true}"#,
+         ["attributes.request.http.method", "parsed_path"]),
+        (#"{"attributes": {"request": {"http": {"headers": {"x-a": true}, "path": true}}}}"#,
+         ["attributes.request.http.headers", "attributes.request.http.path"]),
+        (#"{"attributes": {"source": true, "request": {"time": true}}, "parsed_body": true, "version": true}"#,
+         ["attributes.source", "attributes.request.time", "parsed_body", "version"]),
+        (#"{"attributes": true, "truncated_body": true, "parsed_query": true}"#, ["attributes", "truncated_body", "parsed_query"]),
+        (#"{"agent": true}"#, []),
+    ])
+    func onlyTheMembersAPolicyReadsAreBuilt(_ readsJSON: String, _ kept: [String]) throws {
+        let request = Self.everything()
+        let bytes: [UInt8] = try request.serializedBytes()
+        let whole = try EnvoyInput.parse(bytes).input(agent: nil)
+        let parsed = try EnvoyInput.parse(bytes, building: EnvoyInput.Parts(Self.reads(try Value.parseJSON(readsJSON))))
+        // The whole document, cut down to the kept paths.
+        var want: Value = .emptyObject
+        for path in kept {
+            let keys = path.split(separator: ".").map(String.init)
+            var v: Value? = whole
+            for k in keys { v = v?[k] }
+            want = Self.upsert(want, keys[...], try #require(v))
+        }
+        #expect(parsed.input(agent: nil) == want, "\(parsed.input(agent: nil).jsonString())")
+        // The Check path's own facts do not depend on what the policy reads.
+        #expect(parsed.method == "POST" && parsed.header("content-type") == "application/json" && parsed.id == "42")
+        #expect(EnvoyInput.Parts(.whole) == .all)
+    }
+
+    static func reads(_ v: Value) -> InputReads {
+        guard case .object(let o) = v else { return .whole }
+        var m: [String: InputReads] = [:]
+        for e in o.entries { if case .string(let k) = e.key { m[k] = reads(e.value) } }
+        return .members(m)
+    }
+
+    static func upsert(_ base: Value, _ keys: ArraySlice<String>, _ v: Value) -> Value {
+        guard let k = keys.first else { return v }
+        guard case .object(var o) = base else { return base }
+        o[k] = upsert(o[k] ?? .emptyObject, keys.dropFirst(), v)
+        return .object(o)
+    }
+
     /// Protobuf's rules: repeated occurrences of a message merge, the last scalar wins, a
     /// repeated map key keeps its last value, unknown fields are skipped.
     @Test func decodingRulesMatchTheGeneratedMessages() throws {
@@ -135,11 +180,14 @@ struct CheckRequestReaderTests {
         ([0x00, 0x01], "malformed field tag 0"),
     ])
     func malformedBytesSayWhereAndWhy(_ bytes: [UInt8], _ message: String) {
-        do {
-            _ = try EnvoyInput.parse(bytes)
-            Issue.record("expected \(message)")
-        } catch {
-            #expect(error.description == message)
+        // Refused whatever the policy reads: the fields are checked even when not built.
+        for parts: EnvoyInput.Parts in [.all, []] {
+            do {
+                _ = try EnvoyInput.parse(bytes, building: parts)
+                Issue.record("expected \(message)")
+            } catch {
+                #expect(error.description == message)
+            }
         }
         // The generated decoder refuses them too.
         #expect(throws: (any Error).self) { try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes) }

@@ -1,5 +1,9 @@
 public import Rego
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A CheckRequest read straight from its protobuf wire bytes into OPA-Envoy's input
 /// document, with the few request facts the Check path needs beside it.
 ///
@@ -19,16 +23,32 @@ public struct ParsedCheck: Sendable {
     public let host: String
     /// Envoy's request id (`attributes.request.http.id`).
     public let id: String
-    /// The HTTP headers in wire order, as Envoy sent them (lower-case names): the input's
-    /// `headers` object is built from them only when the policy reads it.
-    let headerPairs: [(String, Value)]
+    /// The request's bytes and where its HTTP headers are in them (wire order, lower-case
+    /// names, checked UTF-8): a header becomes a `String` only when it is asked for, and the
+    /// input's `headers` object is built only when the policy reads it.
+    let bytes: [UInt8]
+    let headerRanges: [HeaderRange]
+    /// The input's `headers` object, when the policy reads it (or the decision log records
+    /// the input): header lookups use it instead of making strings again.
+    let headersObject: RegoObject?
 
     /// A header's value; of a repeated name, the last, as in the input's `headers`.
     public func header(_ name: String) -> String? {
-        for (key, value) in headerPairs.reversed() where key == name {
-            if case .string(let s) = value { return s }
+        if let headersObject {
+            if case .string(let s)? = headersObject[name] { return s }
+            return nil
         }
-        return nil
+        return bytes.withUnsafeBytes { base in
+            var name = name
+            return name.withUTF8 { wanted in
+                for h in headerRanges.reversed() where h.name.count == wanted.count {
+                    if wanted.isEmpty || memcmp(base.baseAddress! + h.name.lowerBound, wanted.baseAddress!, wanted.count) == 0 {
+                        return h.value.string(in: base)
+                    }
+                }
+                return nil
+            }
+        }
     }
 
     /// The input document, with the verified agent as `input.agent` when there is one.
@@ -68,7 +88,7 @@ extension EnvoyInput {
                         try reader.skip(wire)
                     }
                 }
-                return .success((attributes ?? AttributesBuilder()).build(parts))
+                return .success((attributes ?? AttributesBuilder()).build(parts, bytes, raw))
             } catch {
                 return .failure(error)
             }
@@ -213,6 +233,32 @@ struct WireReader {
         try nested(name) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try builder!.merge(&sub) }
     }
 
+    /// A `map<string, string>` entry as the byte ranges of its key and value, both checked
+    /// to be UTF-8.
+    mutating func stringMapEntryRanges(_ name: String) throws(CheckRequestDecodeError) -> HeaderRange {
+        try nested(name) { (entry: inout WireReader) throws(CheckRequestDecodeError) in
+            var key = 0..<0, value = 0..<0
+            while let (n, w) = try entry.nextField() {
+                switch n {
+                case 1 where w == .lengthDelimited: key = try entry.utf8Range("key")
+                case 2 where w == .lengthDelimited: value = try entry.utf8Range("value")
+                default: try entry.skip(w)
+                }
+            }
+            return HeaderRange(name: key, value: value)
+        }
+    }
+
+    /// A string field's bytes, checked to be UTF-8, without making the `String`.
+    mutating func utf8Range(_ name: String) throws(CheckRequestDecodeError) -> Range<Int> {
+        let range = try lengthDelimited()
+        let bytes = UnsafeRawBufferPointer(rebasing: base[range]).assumingMemoryBound(to: UInt8.self)
+        guard WireReader.isASCII(bytes) || String(validating: bytes, as: UTF8.self) != nil else {
+            throw failure("invalid UTF-8 in a string field", name)
+        }
+        return range
+    }
+
     /// A `map<string, string>` entry.
     mutating func stringMapEntry(_ name: String) throws(CheckRequestDecodeError) -> (String, String) {
         try nested(name) { (entry: inout WireReader) throws(CheckRequestDecodeError) in
@@ -240,13 +286,31 @@ struct StringMapBuilder {
     var pairs: [(String, Value)] = []
     var isEmpty: Bool { pairs.isEmpty }
 
-    mutating func add(_ key: String, _ value: Value) {
-        // Envoy sends a dozen headers or so: one allocation instead of growing four times.
-        if pairs.capacity == 0 { pairs.reserveCapacity(16) }
-        pairs.append((key, value))
-    }
+    mutating func add(_ key: String, _ value: Value) { pairs.append((key, value)) }
 
     func build() -> RegoObject { RegoObject(stringKeysLastWins: pairs) }
+}
+
+/// Where one header's name and value are in the request's bytes.
+struct HeaderRange {
+    let name: Range<Int>
+    let value: Range<Int>
+}
+
+extension Range<Int> {
+    /// The bytes in this range as a string; the reader checked that they are UTF-8.
+    func string(in base: UnsafeRawBufferPointer) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: base[self]).assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+}
+
+extension [HeaderRange] {
+    /// The headers as the input has them: an object, a repeated name keeping its last value.
+    func object(in base: UnsafeRawBufferPointer) -> RegoObject {
+        var o = RegoObject(reservingCapacity: count)
+        for h in self { o[h.name.string(in: base)] = .string(h.value.string(in: base)) }
+        return o
+    }
 }
 
 /// An object's fields, appended in key order into one array reserved up front: the
@@ -313,8 +377,9 @@ struct AttributesBuilder: MessageBuilder {
         }
     }
 
-    func build(_ parts: EnvoyInput.Parts) -> ParsedCheck {
+    func build(_ parts: EnvoyInput.Parts, _ bytes: [UInt8], _ base: UnsafeRawBufferPointer) -> ParsedCheck {
         let http = request?.http ?? HTTPBuilder()
+        let headers = parts.contains(.headers) ? http.headers.object(in: base) : nil
         // Fields in key order, so the objects need no sorting; a member no policy reads is
         // left out (its fields were still read and checked).
         var document = FieldList(capacity: 6)
@@ -323,7 +388,7 @@ struct AttributesBuilder: MessageBuilder {
             if !contextExtensions.isEmpty && parts.contains(.contextExtensions) { attrs.add("contextExtensions", .object(contextExtensions.build())) }
             if let destination, parts.contains(.destination) { attrs.add("destination", destination.build()) }
             if let metadataContext, parts.contains(.metadataContext) { attrs.add("metadataContext", metadataContext.build()) }
-            if let request, parts.contains(.request) { attrs.add("request", request.build(parts)) }
+            if let request, parts.contains(.request) { attrs.add("request", request.build(parts, headers, base)) }
             if let routeMetadataContext, parts.contains(.routeMetadataContext) { attrs.add("routeMetadataContext", routeMetadataContext.build()) }
             if let source, parts.contains(.source) { attrs.add("source", source.build()) }
             if !sni.isEmpty && parts.contains(.tlsSession) { attrs.add("tlsSession", FieldList.single("sni", .string(sni))) }
@@ -332,7 +397,7 @@ struct AttributesBuilder: MessageBuilder {
         var (parsedBody, truncated): (Value?, Bool) = (nil, false)
         if !parts.isDisjoint(with: [.parsedBody, .truncatedBody]) {
             let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
-            (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: http.headers.build())
+            (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: headers ?? http.headers.object(in: base))
         }
         if parts.contains(.parsedBody) { document.add("parsed_body", parsedBody ?? .null) }
         if !parts.isDisjoint(with: [.parsedPath, .parsedQuery]) {
@@ -343,7 +408,7 @@ struct AttributesBuilder: MessageBuilder {
         if parts.contains(.truncatedBody) { document.add("truncated_body", .bool(truncated)) }
         if parts.contains(.version) { document.add("version", EnvoyInput.version) }
         return ParsedCheck(document: document.object, method: http.method, path: http.path, host: http.host, id: http.id,
-                           headerPairs: http.headers.pairs)
+                           bytes: bytes, headerRanges: http.headers, headersObject: headers)
     }
 }
 
@@ -481,9 +546,9 @@ struct RequestBuilder: MessageBuilder {
         }
     }
 
-    func build(_ parts: EnvoyInput.Parts) -> Value {
+    func build(_ parts: EnvoyInput.Parts, _ headers: RegoObject?, _ base: UnsafeRawBufferPointer) -> Value {
         var o = FieldList(capacity: 2)
-        if let http, parts.contains(.http) { o.add("http", .object(http.build(parts))) }
+        if let http, parts.contains(.http) { o.add("http", .object(http.build(parts, headers, base))) }
         if let time, parts.contains(.time) { o.add("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos)))) }
         return .object(o.object)
     }
@@ -492,7 +557,8 @@ struct RequestBuilder: MessageBuilder {
 struct HTTPBuilder: MessageBuilder {
     var id = "", method = "", path = "", host = "", scheme = "", query = "", fragment = "", proto = "", body = ""
     var size: Int64 = 0
-    var headers = StringMapBuilder()
+    /// Where the headers are: strings are made only for what is used.
+    var headers: [HeaderRange] = []
     var headerMap: [Value]?
     var rawBody: [UInt8]?
 
@@ -502,8 +568,9 @@ struct HTTPBuilder: MessageBuilder {
             case 1 where w == .lengthDelimited: id = try r.string("id")
             case 2 where w == .lengthDelimited: method = try r.string("method")
             case 3 where w == .lengthDelimited:
-                let (k, v) = try r.stringMapEntry("headers")
-                headers.add(k, .string(v))
+                // Envoy sends a dozen headers or so: one allocation instead of growing four times.
+                if headers.capacity == 0 { headers.reserveCapacity(16) }
+                headers.append(try r.stringMapEntryRanges("headers"))
             case 4 where w == .lengthDelimited: path = try r.string("path")
             case 5 where w == .lengthDelimited: host = try r.string("host")
             case 6 where w == .lengthDelimited: scheme = try r.string("scheme")
@@ -543,12 +610,12 @@ struct HTTPBuilder: MessageBuilder {
         }
     }
 
-    func build(_ parts: EnvoyInput.Parts) -> RegoObject {
+    func build(_ parts: EnvoyInput.Parts, _ headersObject: RegoObject?, _ base: UnsafeRawBufferPointer) -> RegoObject {
         var o = FieldList(capacity: 13)
         if !body.isEmpty && parts.contains(.body) { o.add("body", .string(body)) }
         if !fragment.isEmpty && parts.contains(.fragment) { o.add("fragment", .string(fragment)) }
         if let headerMap, parts.contains(.headerMap) { o.add("headerMap", FieldList.single("headers", .array(headerMap))) }
-        if !headers.isEmpty && parts.contains(.headers) { o.add("headers", .object(headers.build())) }
+        if let headersObject, !headersObject.isEmpty { o.add("headers", .object(headersObject)) }
         if !host.isEmpty && parts.contains(.host) { o.add("host", .string(host)) }
         if !id.isEmpty && parts.contains(.id) { o.add("id", .string(id)) }
         if !method.isEmpty && parts.contains(.method) { o.add("method", .string(method)) }

@@ -153,6 +153,9 @@ struct CheckRequestReaderTests {
         let parsed = try EnvoyInput.parse(bytes)
         #expect(parsed.document["attributes"] == (try Self.protojsonAttributes(reference)))
         #expect(parsed.header("x-b") == "second" && parsed.header("x-a") == "1")
+        // The same from the header's bytes, when the input's headers object is not built.
+        let unbuilt = try EnvoyInput.parse(bytes, building: [])
+        #expect(unbuilt.header("x-b") == "second" && unbuilt.header("x-a") == "1" && unbuilt.header("x-c") == nil)
         #expect(parsed.method == "GET" && parsed.path == "/b")
     }
 

@@ -200,6 +200,12 @@ public struct RegoObject: Sendable, Hashable {
 
     public init() { entries = [] }
 
+    /// An empty object with room for `count` entries, for one built key by key.
+    public init(reservingCapacity count: Int) {
+        entries = []
+        entries.reserveCapacity(count)
+    }
+
     /// Builds from pairs in any order; a later duplicate key replaces an earlier one.
     public init(_ pairs: [(Value, Value)]) {
         var inOrder = true

@@ -109,11 +109,17 @@ public final class IdentityGate: Sendable {
     /// The token from the request headers (Envoy lower-cases header names). Works on the
     /// header's bytes: this runs on every request.
     /// The token from the value of the identity header (`rules.header`), if any.
+    static let bearerPrefix = Array("bearer ".utf8)
+
     public func token(fromHeader raw: String?) -> String? {
         guard let raw else { return nil }
         let utf8 = raw.utf8
-        let bearer = "bearer ".utf8
-        if utf8.count > bearer.count, zip(utf8.prefix(bearer.count), bearer).allSatisfy({ $0 | 0x20 == $1 }) {
+        let bearer = IdentityGate.bearerPrefix
+        // Case-insensitively, on the bytes in place (every Check comes here).
+        let isBearer = utf8.count > bearer.count && (utf8.withContiguousStorageIfAvailable { bytes in
+            zip(bytes, bearer).allSatisfy { $0 | 0x20 == $1 }
+        } ?? zip(utf8, bearer).allSatisfy { $0 | 0x20 == $1 })
+        if isBearer {
             var token = Substring(raw)
             token = token[token.utf8.index(token.startIndex, offsetBy: bearer.count)...]
             while token.utf8.first == 0x20 { token = token.dropFirst() }

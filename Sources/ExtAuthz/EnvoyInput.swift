@@ -94,6 +94,13 @@ public enum EnvoyInput {
     /// bytes, so the pieces are valid substrings.
     static func splitPathAndQuery(_ raw: String) -> (Substring, Substring) {
         let all = Substring(raw)
+        // The common case, on the bytes: no fragment, and a `?` or none.
+        if let split = raw.utf8.withContiguousStorageIfAvailable({ bytes -> (Substring, Substring)? in
+            guard !bytes.contains(UInt8(ascii: "#")) else { return nil }
+            guard let q = bytes.firstIndex(of: UInt8(ascii: "?")) else { return (all, "") }
+            let index = raw.utf8.index(raw.utf8.startIndex, offsetBy: q)
+            return (all[..<index], all[raw.utf8.index(after: index)...])
+        }), let split { return split }
         let noFragment = all.utf8.firstIndex(of: UInt8(ascii: "#")).map { all[..<$0] } ?? all
         if let q = noFragment.utf8.firstIndex(of: UInt8(ascii: "?")) {
             return (noFragment[..<q], noFragment[noFragment.utf8.index(after: q)...])

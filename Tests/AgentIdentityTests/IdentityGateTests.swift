@@ -28,6 +28,14 @@ struct IdentityGateTests {
         }
     }
 
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"), ("Bearer ", nil), ("Bearerabc", nil),
+        ("Basic abc", nil), ("", nil), ("Béarer abc", nil),
+    ] as [(String, String?)])
+    func theTokenIsTakenFromABearerHeaderOfAnyCase(_ header: String, _ token: String?) {
+        #expect(Self.gate([]).token(fromHeader: header) == token)
+    }
+
     @Test func registeredAgentIsAdmittedWithItsRecordAsInputAgent() throws {
         let outcome = Self.gate([Self.agent()]).authenticate(headers: Self.bearer(Fixture.token()), now: Fixture.now)
         guard case .admitted(let a) = outcome else { Issue.record("refused: \(outcome)"); return }

@@ -93,6 +93,15 @@ struct EnvoyDecisionTests {
         #expect(EnvoyInput.parsedPath("/a+b/%2Fx/%zz/caf%C3%A9") == ["a+b", "/x", "%zz", "café"])
         #expect(EnvoyInput.parsedQuery("a=1&a=2&b=x+y&c") == (try! Value.parseJSON(#"{"a":["1","2"],"b":["x y"],"c":[""]}"#)))
     }
+
+    @Test(arguments: [
+        ("/tools/search", "/tools/search", ""), ("/a?b=1?c", "/a", "b=1?c"), ("/a?", "/a", ""), ("?q", "", "q"),
+        ("/a#f?x", "/a", ""), ("/a?q=1#f", "/a", "q=1"), ("", "", ""), ("/é?ü=1", "/é", "ü=1"),
+    ])
+    func pathAndQuerySplitAtTheFirstQuestionMarkBeforeAnyFragment(_ raw: String, _ path: String, _ query: String) {
+        let (p, q) = EnvoyInput.splitPathAndQuery(raw)
+        #expect(p == path && q == query)
+    }
 }
 
 /// The serve path writes CheckResponses itself (`EnvoyDecision.responseBytes`); the

@@ -5,7 +5,8 @@
 // with the decision log's spool.
 //
 // Usage: bench-check BUNDLE_DIR [ITERATIONS] [profile [STAGE]]   (`profile`: one stage or
-// the whole pipeline in a loop, for perf). Prints one JSON object of p50/p99 microseconds.
+// the whole pipeline in a loop, for perf; stage `evalpath` evaluates the document that
+// EVAL_PATH names). Prints one JSON object of p50/p99 microseconds.
 // BENCH_DUMP_INPUT=1 prints the input document instead (for bench-rego).
 import AgentIdentity
 import BenchSupport
@@ -100,11 +101,13 @@ let decision = try EnvoyDecision.decision(from: result)
 if profileOnly {
     // `profile [STAGE]`: one stage (or the whole pipeline) in a loop, for perf.
     let stage = args.count > 4 ? args[4] : "pipeline"
+    let evalPath = (ProcessInfo.processInfo.environment["EVAL_PATH"] ?? "").split(separator: "/").map(String.init)
     for _ in 0..<iterations {
         switch stage {
         case "decode": _ = try EnvoyInput.parse(bytes, building: parts)
         case "protobuf": _ = try Envoy_Service_Auth_V3_CheckRequest(serializedBytes: bytes)
         case "eval": _ = try policy.evaluate(path: path, input: input)
+        case "evalpath": _ = try policy.evaluate(path: evalPath, input: input)
         case "encode": _ = EnvoyDecision.responseBytes(decision, decisionID: "0")
         case "audited": _ = audited.handleCheck(bytes)
         default: _ = pipeline.handleCheck(bytes)

@@ -99,13 +99,22 @@ public struct PreparedQuery: Sendable {
 }
 
 extension CompiledPolicy {
-    /// Evaluates the document at `path` (for example `["envoy", "authz", "allow"]`) with an
-    /// input: the server's hot path, with no query to parse or compile per request.
-    public func evaluate(path: [String], input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
-        let ev = Evaluator(policy: self, input: input, options: options)
-        defer { ev.recycle() }
-        // Down the rule tree by name while the path names packages, as evaluation would;
-        // only what is left (a path into a rule's value or base data) is walked as terms.
+    /// A document path resolved against one policy's rule tree, once: a host that evaluates
+    /// the same document for every request (Warden's decision path) skips looking its
+    /// packages up by name each time.
+    public struct Document: Sendable {
+        public let path: [String]
+        /// The policy whose tree `node` is in: a document is evaluated only against it.
+        let owner: ObjectIdentifier
+        let node: RuleNode
+        let base: Value?
+        let rest: [Term]
+    }
+
+    /// Resolves `path` (for example `["envoy", "authz", "allow"]`): down the rule tree by
+    /// name while the path names packages, as evaluation would; what is left (a path into a
+    /// rule's value or base data) is walked as terms.
+    public func document(at path: [String]) -> Document {
         var node = root
         var base: Value? = data
         var i = 0
@@ -116,9 +125,25 @@ extension CompiledPolicy {
         }
         let loc = Location(file: "", row: 1, col: 1)
         let rest = i == path.count ? [] : path[i...].map { Term.string($0, loc) }
+        return Document(path: path, owner: ObjectIdentifier(self), node: node, base: base, rest: rest)
+    }
+
+    /// Evaluates the document at `path` with an input: with no query to parse or compile.
+    public func evaluate(path: [String], input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
+        try evaluate(document(at: path), input: input, options: options)
+    }
+
+    /// Evaluates a document resolved by `document(at:)`: the server's hot path.
+    public func evaluate(_ document: Document, input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
+        // Resolved against another policy (a reload swapped it): resolve again here.
+        guard document.owner == ObjectIdentifier(self) else {
+            return try evaluate(self.document(at: document.path), input: input, options: options)
+        }
+        let ev = Evaluator(policy: self, input: input, options: options)
+        defer { ev.recycle() }
         var result: Value?
         do {
-            try ev.walkData(node, base: base, path: rest, 0, Evaluator.Frame.empty) { v in result = v }
+            try ev.walkData(document.node, base: document.base, path: document.rest, 0, Evaluator.Frame.empty) { v in result = v }
         } catch let e as RegoError {
             throw e
         } catch {

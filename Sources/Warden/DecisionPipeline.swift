@@ -156,7 +156,7 @@ public final class DecisionPipeline: Sendable {
         trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
         let answer: Decision
-        switch evaluate(loaded.policy, input) {
+        switch evaluate(loaded, input) {
         case .failure(let failure):
             trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
             trail.failure = failure
@@ -192,7 +192,7 @@ public final class DecisionPipeline: Sendable {
             }
         }
         for (name, shadowLoaded) in shadows {
-            switch evaluate(shadowLoaded.policy, input) {
+            switch evaluate(shadowLoaded, input) {
             case .failure(let failure):
                 trail.shadow.append(shadowEntry(source: "bundle:" + name, kind: "error", reasons: [.string(failure)]))
             case .success(let d):
@@ -217,10 +217,15 @@ public final class DecisionPipeline: Sendable {
         case failure(String)
     }
 
-    func evaluate(_ policy: CompiledPolicy, _ input: Value) -> Evaluation {
+    func evaluate(_ loaded: PolicyStore.Loaded, _ input: Value) -> Evaluation {
         let result: Value?
         do {
-            result = try policy.evaluate(path: decisionPath, input: input, options: evalOptions)
+            // The decision path as resolved when the policy loaded, when it is this one.
+            if let document = loaded.decision, document.path == decisionPath {
+                result = try loaded.policy.evaluate(document, input: input, options: evalOptions)
+            } else {
+                result = try loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
+            }
         } catch {
             return .failure("policy error: \(error)")
         }

@@ -18,6 +18,8 @@ public final class PolicyStore: Sendable {
         /// per policy: the Check path builds only those (everything when no decision path
         /// was given).
         public let inputParts: EnvoyInput.Parts
+        /// The decision path resolved in this policy's rule tree, once.
+        public let decision: CompiledPolicy.Document?
 
         init(policy: CompiledPolicy, revision: String, sources: [String: Source], decisionPath: [String]?) {
             self.policy = policy
@@ -25,6 +27,7 @@ public final class PolicyStore: Sendable {
             self.sources = sources
             self.definesLogMask = policy.hasDocument(Loaded.logMaskPath)
             self.inputParts = decisionPath.map { EnvoyInput.Parts(policy.inputReads(forDocument: $0)) } ?? .all
+            self.decision = decisionPath.map(policy.document(at:))
         }
 
         /// OPA's decision-log mask rule.

@@ -32,6 +32,18 @@ struct EvaluationReuseTests {
         }
     }
 
+    /// A resolved document is the path's value in its own policy, and in another policy
+    /// (after a reload) that policy's value at the same path, never a node of the first.
+    @Test func aResolvedDocumentEvaluatesOnlyInItsOwnTree() throws {
+        let first = try compile(Self.policy)
+        let y = first.document(at: ["p", "y"])
+        #expect(try first.evaluate(y, input: input(["a": .int(1)])) == .int(2))
+        // A smaller tree, with `y` at another node: the first policy's node would be wrong.
+        let reloaded = try compile("package p\nq := 0\ny := 42\n")
+        #expect(try reloaded.evaluate(y, input: input(["a": .int(1)])) == .int(42))
+        #expect(try first.evaluate(first.document(at: ["p", "missing"]), input: nil) == nil)
+    }
+
     @Test func anEvaluationThatFailsLeavesNothingBehind() throws {
         let policy = try compile(Self.policy)
         #expect(throws: RegoError.self) { try policy.evaluate(path: ["p", "conflict"], input: input(["clash": .true])) }

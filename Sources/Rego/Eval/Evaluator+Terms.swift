@@ -605,6 +605,16 @@ extension Evaluator {
             var r: Rule? = rule
             while let cur = r {
                 let f = Frame.make(cur.frameSize)
+                // `agent := input.agent`: no body, and a value that has at most one value,
+                // is computed without the continuations of the general path.
+                if cur.body.isEmpty, let direct = try directValue(cur.valueOrTrue, f) {
+                    guard let v = direct else { r = cur.elseRule; continue }
+                    if let prev = result, prev != v {
+                        throw RegoError(.evalConflict, "complete rules must not produce multiple outputs", at: cur.location)
+                    }
+                    result = v
+                    break
+                }
                 var produced = false
                 let valueTerm = cur.valueOrTrue
                 // A constant value needs only the body's first solution. A body without

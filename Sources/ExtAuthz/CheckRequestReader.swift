@@ -88,7 +88,8 @@ extension EnvoyInput {
                         try reader.skip(wire)
                     }
                 }
-                return .success((attributes ?? AttributesBuilder()).build(parts, bytes, raw))
+                // Moved out, not copied: a copy would retain every string it holds.
+                return .success((attributes.take() ?? AttributesBuilder()).build(parts, bytes, raw))
             } catch {
                 return .failure(error)
             }
@@ -377,9 +378,10 @@ struct AttributesBuilder: MessageBuilder {
         }
     }
 
-    func build(_ parts: EnvoyInput.Parts, _ bytes: [UInt8], _ base: UnsafeRawBufferPointer) -> ParsedCheck {
-        let http = request?.http ?? HTTPBuilder()
-        let headers = parts.contains(.headers) ? http.headers.object(in: base) : nil
+    consuming func build(_ parts: EnvoyInput.Parts, _ bytes: [UInt8], _ base: UnsafeRawBufferPointer) -> ParsedCheck {
+        // Moved out of the request, not copied: a copy would retain every string it holds.
+        let http = request?.http.take()
+        let headers = parts.contains(.headers) ? http?.headers.object(in: base) : nil
         // Fields in key order, so the objects need no sorting; a member no policy reads is
         // left out (its fields were still read and checked).
         var document = FieldList(capacity: 6)
@@ -388,7 +390,7 @@ struct AttributesBuilder: MessageBuilder {
             if !contextExtensions.isEmpty && parts.contains(.contextExtensions) { attrs.add("contextExtensions", .object(contextExtensions.build())) }
             if let destination, parts.contains(.destination) { attrs.add("destination", destination.build()) }
             if let metadataContext, parts.contains(.metadataContext) { attrs.add("metadataContext", metadataContext.build()) }
-            if let request, parts.contains(.request) { attrs.add("request", request.build(parts, headers, base)) }
+            if parts.contains(.request), let built = request?.build(parts, http, headers, base) { attrs.add("request", built) }
             if let routeMetadataContext, parts.contains(.routeMetadataContext) { attrs.add("routeMetadataContext", routeMetadataContext.build()) }
             if let source, parts.contains(.source) { attrs.add("source", source.build()) }
             if !sni.isEmpty && parts.contains(.tlsSession) { attrs.add("tlsSession", FieldList.single("sni", .string(sni))) }
@@ -396,19 +398,19 @@ struct AttributesBuilder: MessageBuilder {
         }
         var (parsedBody, truncated): (Value?, Bool) = (nil, false)
         if !parts.isDisjoint(with: [.parsedBody, .truncatedBody]) {
-            let body: [UInt8] = if let raw = http.rawBody, !raw.isEmpty { raw } else { http.body.isEmpty ? [] : Array(http.body.utf8) }
-            (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: headers ?? http.headers.object(in: base))
+            let body: [UInt8] = if let raw = http?.rawBody, !raw.isEmpty { raw } else { Array((http?.body ?? "").utf8) }
+            (parsedBody, truncated) = EnvoyInput.parseBody(body: body, headers: headers ?? http?.headers.object(in: base) ?? RegoObject())
         }
         if parts.contains(.parsedBody) { document.add("parsed_body", parsedBody ?? .null) }
         if !parts.isDisjoint(with: [.parsedPath, .parsedQuery]) {
-            let (pathPart, query) = EnvoyInput.splitPathAndQuery(http.path)
+            let (pathPart, query) = EnvoyInput.splitPathAndQuery(http?.path ?? "")
             if parts.contains(.parsedPath) { document.add("parsed_path", .array(EnvoyInput.parsedPath(pathPart).map { .string($0) })) }
             if parts.contains(.parsedQuery) { document.add("parsed_query", EnvoyInput.parsedQuery(query)) }
         }
         if parts.contains(.truncatedBody) { document.add("truncated_body", .bool(truncated)) }
         if parts.contains(.version) { document.add("version", EnvoyInput.version) }
-        return ParsedCheck(document: document.object, method: http.method, path: http.path, host: http.host, id: http.id,
-                           bytes: bytes, headerRanges: http.headers, headersObject: headers)
+        return ParsedCheck(document: document.object, method: http?.method ?? "", path: http?.path ?? "", host: http?.host ?? "",
+                           id: http?.id ?? "", bytes: bytes, headerRanges: http?.headers ?? [], headersObject: headers)
     }
 }
 
@@ -546,7 +548,8 @@ struct RequestBuilder: MessageBuilder {
         }
     }
 
-    func build(_ parts: EnvoyInput.Parts, _ headers: RegoObject?, _ base: UnsafeRawBufferPointer) -> Value {
+    /// `http` is this request's, moved out by the caller (nil when the request had none).
+    func build(_ parts: EnvoyInput.Parts, _ http: HTTPBuilder?, _ headers: RegoObject?, _ base: UnsafeRawBufferPointer) -> Value {
         var o = FieldList(capacity: 2)
         if let http, parts.contains(.http) { o.add("http", .object(http.build(parts, headers, base))) }
         if let time, parts.contains(.time) { o.add("time", .string(RFC3339.format(seconds: Int(time.seconds), nanos: Int(time.nanos)))) }

@@ -6,7 +6,9 @@ import Synchronization
 /// The policy being enforced, swapped whole: a request sees either the old policy or the
 /// new one, never a mix, and a policy that fails to compile never replaces a good one.
 public final class PolicyStore: Sendable {
-    public struct Loaded: Sendable {
+    /// A class, not a struct: every Check takes the current one, and a reference is one
+    /// retain where a struct's copy is one per field.
+    public final class Loaded: Sendable {
         public let policy: CompiledPolicy
         /// Bundle revisions, joined, for the decision log.
         public let revision: String

@@ -1,5 +1,7 @@
 /// A builtin function: declared once with its name and arity, implemented in its family file.
-public struct Builtin: Sendable {
+/// A class: a call looks its builtin up several times, and a reference is one retain where
+/// a struct's copy is one per field.
+public final class Builtin: Sendable {
     public typealias Function = @Sendable (_ args: [Value], _ context: BuiltinContext) throws -> Value?
     public typealias Relation = @Sendable (_ args: [Value], _ context: BuiltinContext) throws -> [Value]
 

@@ -102,13 +102,21 @@ extension CompiledPolicy {
     /// A document path resolved against one policy's rule tree, once: a host that evaluates
     /// the same document for every request (Warden's decision path) skips looking its
     /// packages up by name each time.
-    public struct Document: Sendable {
+    public final class Document: Sendable {
         public let path: [String]
         /// The policy whose tree `node` is in: a document is evaluated only against it.
-        let owner: ObjectIdentifier
+        let owner: CompiledPolicy
         let node: RuleNode
         let base: Value?
         let rest: [Term]
+
+        init(path: [String], owner: CompiledPolicy, node: RuleNode, base: Value?, rest: [Term]) {
+            self.path = path
+            self.owner = owner
+            self.node = node
+            self.base = base
+            self.rest = rest
+        }
     }
 
     /// Resolves `path` (for example `["envoy", "authz", "allow"]`): down the rule tree by
@@ -125,7 +133,7 @@ extension CompiledPolicy {
         }
         let loc = Location(file: "", row: 1, col: 1)
         let rest = i == path.count ? [] : path[i...].map { Term.string($0, loc) }
-        return Document(path: path, owner: ObjectIdentifier(self), node: node, base: base, rest: rest)
+        return Document(path: path, owner: self, node: node, base: base, rest: rest)
     }
 
     /// Evaluates the document at `path` with an input: with no query to parse or compile.
@@ -136,7 +144,7 @@ extension CompiledPolicy {
     /// Evaluates a document resolved by `document(at:)`: the server's hot path.
     public func evaluate(_ document: Document, input: Value?, options: EvalOptions = EvalOptions()) throws(RegoError) -> Value? {
         // Resolved against another policy (a reload swapped it): resolve again here.
-        guard document.owner == ObjectIdentifier(self) else {
+        guard document.owner === self else {
             return try evaluate(self.document(at: document.path), input: input, options: options)
         }
         let ev = Evaluator(policy: self, input: input, options: options)

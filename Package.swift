@@ -131,7 +131,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "WardenTests",
-            dependencies: ["Warden"],
+            dependencies: ["Warden", "ExtAuthz", "EnvoyProto", "Rego", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strictSettings),
         .testTarget(
             name: "StoreTests",

@@ -106,11 +106,10 @@ public final class IdentityGate: Sendable {
         }
     }
 
-    /// The token from the request headers (Envoy lower-cases header names). Works on the
-    /// header's bytes: this runs on every request.
-    /// The token from the value of the identity header (`rules.header`), if any.
     static let bearerPrefix = Array("bearer ".utf8)
 
+    /// The token from the value of the identity header (`rules.header`), if any. Works on
+    /// the header's bytes: this runs on every request.
     public func token(fromHeader raw: String?) -> String? {
         guard let raw else { return nil }
         let utf8 = raw.utf8

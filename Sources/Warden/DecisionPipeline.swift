@@ -207,9 +207,15 @@ public final class DecisionPipeline: Sendable {
     /// decision log records the input.
     func inputParts(_ loaded: PolicyStore.Loaded, _ shadows: [(name: String, loaded: PolicyStore.Loaded)]) -> EnvoyInput.Parts {
         if audit?.includeInput == true { return .all }
-        var parts = loaded.inputParts
-        for shadow in shadows { parts.formUnion(shadow.loaded.inputParts) }
+        var parts = readParts(loaded)
+        for shadow in shadows { parts.formUnion(readParts(shadow.loaded)) }
         return parts
+    }
+
+    /// What a policy's decision reads, when it was worked out for this pipeline's decision
+    /// path; everything otherwise.
+    func readParts(_ loaded: PolicyStore.Loaded) -> EnvoyInput.Parts {
+        loaded.decision?.path == decisionPath ? loaded.inputParts : .all
     }
 
     enum Evaluation {

@@ -96,6 +96,11 @@ struct InputReadsTests {
             import input.attributes.request.http as req
             allow if req.method == "GET"
             """, path: "p/allow", want: #"{"attributes": {"request": {"http": {"method": true}}}}"#),
+        Case(note: "a rule's value includes the rules below it", policy: """
+            package p
+            q := {"a": 1}
+            q.b := input.x
+            """, path: "p/q", want: #"{"x": true}"#),
         Case(note: "a path past a rule's value is an alias use", policy: """
             package p
             http := input.http

@@ -96,13 +96,12 @@ struct InputReadAnalysis {
     }
 
     /// A use of `node` followed by `rest`: its rules are reached; for a rule that aliases an
-    /// input reference, the use reads that reference extended by `rest`'s constant keys; a
-    /// package reaches every rule below it, each used whole.
+    /// input reference, the use reads that reference extended by `rest`'s constant keys. A
+    /// node's value includes the documents below it (a package is only those), so every
+    /// rule below is reached too, each used whole.
     mutating func use(_ node: RuleNode, rest: [Term]) {
-        guard node.hasRules else {
-            for name in node.sortedChildNames { use(node.children[name]!, rest: []) }
-            return
-        }
+        for name in node.sortedChildNames { use(node.children[name]!, rest: []) }
+        guard node.hasRules else { return }
         if reached.insert(node.id).inserted { pending.append(node) }
         if let paths = alias(node) {
             let suffix = InputReadAnalysis.constantKeys(rest)

@@ -84,7 +84,7 @@ func measure(_ n: Int, _ body: () throws -> Void) rethrows -> (p50: Double, p99:
 
 let n = max(1000, iterations / 5)
 // As the Check path reads it: only the members the example policy reads are built.
-let parts = store.loaded.inputParts
+let parts = store.loaded.decision(at: config.decisionPath)?.inputParts ?? .all
 let decoded = try EnvoyInput.parse(bytes, building: parts)
 guard case .admitted(let admitted) = gate.authenticate(header: decoded.header("authorization"), now: now) else { exit(1) }
 let input = decoded.input(agent: admitted.agent)

@@ -174,11 +174,7 @@ struct WireReader {
     }
 
     mutating func string(_ name: String) throws(CheckRequestDecodeError) -> String {
-        let range = try lengthDelimited()
-        let bytes = UnsafeRawBufferPointer(rebasing: base[range]).assumingMemoryBound(to: UInt8.self)
-        if WireReader.isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw failure("invalid UTF-8 in a string field", name) }
-        return s
+        try utf8Range(name).string(in: base)
     }
 
     /// Whether every byte is below 0x80, eight at a time (headers and tokens are long).
@@ -234,8 +230,8 @@ struct WireReader {
         try nested(name) { (sub: inout WireReader) throws(CheckRequestDecodeError) in try builder!.merge(&sub) }
     }
 
-    /// A `map<string, string>` entry as the byte ranges of its key and value, both checked
-    /// to be UTF-8.
+    /// A `map<string, string>` entry as the byte ranges of its key (`name`) and value, both
+    /// checked to be UTF-8.
     mutating func stringMapEntryRanges(_ name: String) throws(CheckRequestDecodeError) -> HeaderRange {
         try nested(name) { (entry: inout WireReader) throws(CheckRequestDecodeError) in
             var key = 0..<0, value = 0..<0
@@ -262,17 +258,8 @@ struct WireReader {
 
     /// A `map<string, string>` entry.
     mutating func stringMapEntry(_ name: String) throws(CheckRequestDecodeError) -> (String, String) {
-        try nested(name) { (entry: inout WireReader) throws(CheckRequestDecodeError) in
-            var key = "", value = ""
-            while let (n, w) = try entry.nextField() {
-                switch n {
-                case 1 where w == .lengthDelimited: key = try entry.string("key")
-                case 2 where w == .lengthDelimited: value = try entry.string("value")
-                default: try entry.skip(w)
-                }
-            }
-            return (key, value)
-        }
+        let entry = try stringMapEntryRanges(name)
+        return (entry.name.string(in: base), entry.value.string(in: base))
     }
 }
 

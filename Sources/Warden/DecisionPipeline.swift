@@ -207,15 +207,9 @@ public final class DecisionPipeline: Sendable {
     /// decision log records the input.
     func inputParts(_ loaded: PolicyStore.Loaded, _ shadows: [(name: String, loaded: PolicyStore.Loaded)]) -> EnvoyInput.Parts {
         if audit?.includeInput == true { return .all }
-        var parts = readParts(loaded)
-        for shadow in shadows { parts.formUnion(readParts(shadow.loaded)) }
+        var parts = loaded.decision(at: decisionPath)?.inputParts ?? .all
+        for shadow in shadows { parts.formUnion(shadow.loaded.decision(at: decisionPath)?.inputParts ?? .all) }
         return parts
-    }
-
-    /// What a policy's decision reads, when it was worked out for this pipeline's decision
-    /// path; everything otherwise.
-    func readParts(_ loaded: PolicyStore.Loaded) -> EnvoyInput.Parts {
-        loaded.decision?.path == decisionPath ? loaded.inputParts : .all
     }
 
     enum Evaluation {
@@ -226,9 +220,8 @@ public final class DecisionPipeline: Sendable {
     func evaluate(_ loaded: PolicyStore.Loaded, _ input: Value) -> Evaluation {
         let result: Value?
         do {
-            // The decision path as resolved when the policy loaded, when it is this one.
-            if let document = loaded.decision, document.path == decisionPath {
-                result = try loaded.policy.evaluate(document, input: input, options: evalOptions)
+            if let prepared = loaded.decision(at: decisionPath) {
+                result = try loaded.policy.evaluate(prepared.document, input: input, options: evalOptions)
             } else {
                 result = try loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
             }

@@ -16,20 +16,32 @@ public final class PolicyStore: Sendable {
         public let sources: [String: Source]
         /// Whether the policy defines OPA's `system.log.mask` (looked up once, not per Check).
         public let definesLogMask: Bool
-        /// The parts of the input that evaluating the decision can read, worked out once
-        /// per policy: the Check path builds only those (everything when no decision path
-        /// was given).
-        public let inputParts: EnvoyInput.Parts
-        /// The decision path resolved in this policy's rule tree, once.
-        public let decision: CompiledPolicy.Document?
+        /// The decision path resolved in this policy's rule tree, and the parts of the
+        /// input evaluating it can read: worked out once per policy, so that the Check path
+        /// neither looks the path up by name nor builds input the policy never reads. nil
+        /// when no decision path was given.
+        public let decision: PreparedDecision?
+
+        public struct PreparedDecision: Sendable {
+            public let document: CompiledPolicy.Document
+            public let inputParts: EnvoyInput.Parts
+        }
 
         init(policy: CompiledPolicy, revision: String, sources: [String: Source], decisionPath: [String]?) {
             self.policy = policy
             self.revision = revision
             self.sources = sources
             self.definesLogMask = policy.hasDocument(Loaded.logMaskPath)
-            self.inputParts = decisionPath.map { EnvoyInput.Parts(policy.inputReads(forDocument: $0)) } ?? .all
-            self.decision = decisionPath.map(policy.document(at:))
+            self.decision = decisionPath.map { path in
+                PreparedDecision(document: policy.document(at: path), inputParts: EnvoyInput.Parts(policy.inputReads(forDocument: path)))
+            }
+        }
+
+        /// What was prepared for the decision at `path`, or nil when it was prepared for
+        /// another path (or none): then the caller evaluates by path and builds all input.
+        public func decision(at path: [String]) -> PreparedDecision? {
+            guard let decision, decision.document.path == path else { return nil }
+            return decision
         }
 
         /// OPA's decision-log mask rule.

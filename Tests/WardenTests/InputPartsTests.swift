@@ -6,7 +6,7 @@ import SwiftProtobuf
 import Testing
 @testable import Warden
 
-/// The Check path builds only the input its decision reads (`PolicyStore.Loaded.inputParts`),
+/// The Check path builds only the input its decision reads (`PolicyStore.Loaded.decision(at:)`),
 /// so the decision must see every member it reads, whatever the policy was loaded for.
 struct InputPartsTests {
     static let policy = """

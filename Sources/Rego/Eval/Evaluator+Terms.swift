@@ -57,9 +57,7 @@ extension Evaluator {
             try evalArgs(args, args.count, f) { vals in
                 if let rel = self.unmockedRelation(target) {
                     // `walk(x)` as a term has every one of its results, as `walk(x, r)` does.
-                    let results = try self.callBuiltin(target.displayName, t.location) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
-                    guard case .array(let rs)? = results else { return }
-                    for r in rs { try k(r) }
+                    for r in try self.callRelation(rel, target, vals, t.location) { try k(r) }
                     return
                 }
                 if let r = try self.call(target, vals, t.location) { try k(r) }

@@ -270,9 +270,7 @@ final class Evaluator {
             let output = args[arity]
             try evalArgs(args, arity, f) { vals in
                 if let rel = self.unmockedRelation(target) {
-                    let results = try self.callBuiltin(target.displayName, loc) { ctx throws -> Value? in .array(try rel(vals, ctx)) }
-                    guard case .array(let rs)? = results else { return }
-                    for r in rs { try self.unifyValue(output, r, f, k) }
+                    for r in try self.callRelation(rel, target, vals, loc) { try self.unifyValue(output, r, f, k) }
                     return
                 }
                 if let r = try self.call(target, vals, loc) { try self.unifyValue(output, r, f, k) }
@@ -290,6 +288,13 @@ final class Evaluator {
     func unmockedRelation(_ target: CallTarget) -> Builtin.Relation? {
         guard case .builtin(let b) = target, let rel = policy.builtins[b]?.relation, state.mocks.isEmpty || state.mocks[b.name] == nil else { return nil }
         return rel
+    }
+
+    /// Every result of a builtin relation; none when it fails in non-strict mode.
+    func callRelation(_ rel: Builtin.Relation, _ target: CallTarget, _ args: [Value], _ loc: Location) throws -> [Value] {
+        let results = try callBuiltin(target.displayName, loc) { ctx throws -> Value? in .array(try rel(args, ctx)) }
+        guard case .array(let rs)? = results else { return [] }
+        return rs
     }
 
     @inline(never)

@@ -7,20 +7,38 @@ import Glibc
 /// Decision ids are UUIDv7: time-ordered (they index well in PostgreSQL and sort in logs),
 /// unique across processes through 74 random bits.
 enum DecisionID {
-    /// The random bits come from the kernel in blocks of `RandomPool.words` words, one
-    /// `getrandom(2)` per block rather than one per Check.
-    private static let state = Mutex<(lastMs: UInt64, counter: UInt16, pool: RandomPool)>((0, 0, RandomPool()))
+    private static let shared = Mutex(Generator())
 
     static func next(nowMs: UInt64) -> String {
-        let (ms, seq, rand) = state.withLock { s -> (UInt64, UInt16, UInt64) in
-            if nowMs > s.lastMs {
-                s.lastMs = nowMs
-                s.counter = UInt16(truncatingIfNeeded: s.pool.next()) & 0x07FF
+        let (ms, seq, rand) = shared.withLock { $0.draw(nowMs: nowMs) }
+        return format(ms: ms, seq: seq, rand: rand)
+    }
+
+    /// The time, counter and random bits of successive ids: the time never goes back, and
+    /// ids made within one millisecond count up from a random start. The random bits come
+    /// from the kernel in blocks (`RandomPool`), not one `getrandom(2)` per Check.
+    struct Generator {
+        var lastMs: UInt64 = 0
+        var counter: UInt16 = 0
+        var pool = RandomPool()
+
+        mutating func draw(nowMs: UInt64) -> (ms: UInt64, seq: UInt16, rand: UInt64) {
+            if nowMs > lastMs {
+                lastMs = nowMs
+                counter = UInt16(truncatingIfNeeded: pool.next()) & 0x07FF
             } else {
-                s.counter &+= 1
+                counter &+= 1
             }
-            return (s.lastMs, s.counter, s.pool.next())
+            return (lastMs, counter, pool.next())
         }
+
+        mutating func next(nowMs: UInt64) -> String {
+            let (ms, seq, rand) = draw(nowMs: nowMs)
+            return DecisionID.format(ms: ms, seq: seq, rand: rand)
+        }
+    }
+
+    static func format(ms: UInt64, seq: UInt16, rand: UInt64) -> String {
         var bytes: (UInt64, UInt64) = (0, 0)
         return withUnsafeMutableBytes(of: &bytes) { b in
             for i in 0..<6 { b[i] = UInt8(truncatingIfNeeded: ms >> (40 - 8 * UInt64(i))) }

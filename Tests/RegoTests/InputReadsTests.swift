@@ -98,9 +98,9 @@ struct InputReadsTests {
             """, path: "p/allow", want: #"{"attributes": {"request": {"http": {"method": true}}}}"#),
         Case(note: "a rule's value includes the rules below it", policy: """
             package p
-            q := {"a": 1}
+            q[k] := 1 if some k in input.keys
             q.b := input.x
-            """, path: "p/q", want: #"{"x": true}"#),
+            """, path: "p/q", want: #"{"keys": true, "x": true}"#),
         Case(note: "a path past a rule's value is an alias use", policy: """
             package p
             http := input.http

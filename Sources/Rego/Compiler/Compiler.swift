@@ -119,9 +119,15 @@ public struct Compiler {
         let all = node.rules + (node.defaultRule.map { [$0] } ?? [])
         if let first = all.first {
             let isFn = first.isFunction
-            for r in all.dropFirst() where r.isFunction != isFn || (r.isMultiValue != first.isMultiValue && !r.isDefault && !first.isDefault) {
+            // As OPA: functions and rules, sets and objects, and rules that give the whole
+            // value at this path (`q := …`, a default) and rules that give it a member at a time
+            // (`q contains x`, `q[k] := …`) do not mix.
+            let whole = ((node.defaultRule.map { [$0] } ?? []) + node.rules).filter { !$0.isMultiValue && $0.dynamicSuffix.isEmpty }
+            let members = all.filter { $0.isMultiValue || !$0.dynamicSuffix.isEmpty }
+            if let r = all.dropFirst().first(where: { $0.isFunction != isFn || $0.isMultiValue != first.isMultiValue }) {
                 errors.append(RegoError(.type, "conflicting rules data.\(node.path.joined(separator: ".")) found", at: r.location))
-                break
+            } else if !isFn, let r = whole.first, !members.isEmpty {
+                errors.append(RegoError(.type, "conflicting rules data.\(node.path.joined(separator: ".")) found", at: r.location))
             }
             if isFn {
                 let arity = first.args?.count ?? 0
@@ -129,6 +135,17 @@ public struct Compiler {
                     errors.append(RegoError(.type, "conflicting rules data.\(node.path.joined(separator: ".")) found", at: r.location))
                     break
                 }
+            }
+        }
+        // As OPA: a rule whose whole head is ground (`q := …`, `q contains x`, `f(x) := …`)
+        // defines the entire document at its path, so no other rule may define a part of it
+        // (`q.b := …`). A rule with a variable in its path (`q[k] := …`) may have rules beside
+        // it below, and evaluation merges them.
+        if let ground = all.first(where: { $0.dynamicSuffix.isEmpty }) {
+            let below = node.sortedChildNames.flatMap { node.children[$0]!.rulePaths() }
+            if !below.isEmpty {
+                let name = "data." + node.path.joined(separator: ".")
+                errors.append(RegoError(.type, "rule \(name) conflicts with [\(below.joined(separator: ", "))]", at: ground.location))
             }
         }
         for (_, child) in node.children { checkRuleKinds(child) }

@@ -29,6 +29,11 @@ public final class RuleNode: @unchecked Sendable {
     var hasRules: Bool { frozen?.hasRules ?? (!rules.isEmpty || defaultRule != nil) }
     var isFunction: Bool { kind == .function }
 
+    /// `data.…` paths of the nodes with rules at or below this one, in order.
+    func rulePaths() -> [String] {
+        (hasRules ? ["data." + path.joined(separator: ".")] : []) + sortedChildNames.flatMap { children[$0]!.rulePaths() }
+    }
+
     /// Children sorted by name, for deterministic iteration.
     var sortedChildNames: [String] { frozen?.sortedChildNames ?? children.keys.sorted(by: Value.utf8Precedes) }
 

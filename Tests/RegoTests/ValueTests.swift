@@ -150,6 +150,24 @@ struct WriterTests {
         #expect(w.text == plain)
     }
 
+    @Test func escapesAreFoundAtEveryOffsetOfTheWordScan() {
+        // The scan skips eight clean bytes at a time: each byte that must be escaped, and
+        // its neighbours that must not (0x24, 0x27, 0x3D, 0x3F, 0x5D, 0xE3 and a 0xE2 that
+        // starts neither separator), at every offset of a word, after and before clean runs.
+        let specials = ["\"", "&", "<", ">", "\\", "\n", "\u{1F}", "\u{7F}", "\u{2028}", "\u{2029}", "€", "é",
+                        "$", "'", "=", "?", "]", "\u{3000}"]
+        for special in specials {
+            for offset in 0..<17 {
+                let text = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 19) + special
+                var w = CompactJSONWriter()
+                w.writeString(text)
+                var plain = ""
+                Value.writeJSONString(text, into: &plain)
+                #expect(w.text == plain, "\(special.unicodeScalars.map { $0.value }) at \(offset)")
+            }
+        }
+    }
+
     @Test func membersGivenAsJSONAreWrittenAsGivenUnlessSomethingBelowIsOmitted() throws {
         let doc = try Value.parseJSON(#"{"agent": {"id": "a", "token": {"jti": "j"}}, "attributes": {"h": {"authorization": "x", "k": "v"}}}"#)
         let masks = JSONOmissions([["attributes", "h", "authorization"]])

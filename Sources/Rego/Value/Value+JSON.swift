@@ -253,6 +253,38 @@ public struct CompactJSONWriter {
         return b == 0x5C || b == 0xE2
     }
 
+    /// The index of the first byte at or after `start` that may need escaping, or the count.
+    /// Runs of bytes that print as themselves are skipped eight at a time: a word holds none
+    /// of them when it has no byte below 0x20 and, tested as zero bytes after an exclusive
+    /// or, no `"` or `&` (`b | 4 == 0x26`), `<` or `>` (`b | 2 == 0x3E`), `\\` or 0xE2.
+    /// The rest, and the word that holds one, go byte by byte with the mask test.
+    @inline(__always)
+    static func firstMayEscape(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        let n = bytes.count
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while i + 8 <= n {
+                let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                if hasByteBelow0x20(w) | hasZeroByte((w | 0x0404_0404_0404_0404) ^ 0x2626_2626_2626_2626)
+                    | hasZeroByte((w | 0x0202_0202_0202_0202) ^ 0x3E3E_3E3E_3E3E_3E3E)
+                    | hasZeroByte(w ^ 0x5C5C_5C5C_5C5C_5C5C) | hasZeroByte(w ^ 0xE2E2_E2E2_E2E2_E2E2) != 0 { break }
+                i += 8
+            }
+        }
+        while i < n && !mayEscape(bytes[i]) { i += 1 }
+        return i
+    }
+
+    /// Non-zero when a byte of `w` is zero (the high bit of each byte, borrows aside: exact
+    /// for whether there is one).
+    @inline(__always)
+    static func hasZeroByte(_ w: UInt64) -> UInt64 { (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080 }
+
+    /// Non-zero when a byte of `w` is below 0x20.
+    @inline(__always)
+    static func hasByteBelow0x20(_ w: UInt64) -> UInt64 { (w &- 0x2020_2020_2020_2020) & ~w & 0x8080_8080_8080_8080 }
+
     /// One bit per byte value below 0x40: the controls, `"`, `&`, `<` and `>`.
     static let escapedBelow0x40: UInt64 = 0xFFFF_FFFF | 1 << 0x22 | 1 << 0x26 | 1 << 0x3C | 1 << 0x3E
 
@@ -294,8 +326,7 @@ public struct CompactJSONWriter {
             var start = 0, i = 0
             let n = bytes.count
             while i < n {
-                // Runs of bytes that print as themselves are skipped with a mask test.
-                while i < n && !CompactJSONWriter.mayEscape(bytes[i]) { i += 1 }
+                i = CompactJSONWriter.firstMayEscape(bytes, from: i)
                 if i == n { break }
                 let b = bytes[i]
                 let width: Int

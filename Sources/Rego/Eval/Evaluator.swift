@@ -110,8 +110,32 @@ final class Evaluator {
 
     @inline(never)
     func evalBody(_ body: [Expr], _ i: Int, _ f: Frame, _ k: () throws -> Void) throws {
+        // Tests that are decided directly (`request.method in read_only_methods`,
+        // `not agent.token.scope`) run in a loop, without a continuation each; the first
+        // expression that may bind or enumerate goes on in continuation-passing style.
+        var i = i
+        while i < body.count, let holds = try directTest(in: body, at: i, f) {
+            if !holds { return }
+            i += 1
+        }
         if i == body.count { try k(); return }
         try evalExpr(in: body, at: i, f) { try self.evalBody(body, i + 1, f, k) }
+    }
+
+    /// Whether `body[i]` holds, when it is a test of a term that has at most one value
+    /// (`directValue`): no `with`, no binding, no enumeration, and a call only of a builtin
+    /// that returns its value (not `print`, not one given an output argument). nil when the
+    /// general path must evaluate it; it has then done nothing. Read in place, as `evalExpr`.
+    @inline(__always)
+    func directTest(in body: [Expr], at i: Int, _ f: Frame) throws -> Bool? {
+        guard body[i].withs.isEmpty, case .term(let t) = body[i].kind else { return nil }
+        if case .call(let target, let args) = t.kind {
+            guard case .builtin(let b) = target, b.name != "print", policy.builtins[b]?.arity == args.count else { return nil }
+        }
+        guard let value = try directValue(t, f) else { return nil }
+        try step(body[i].location)
+        let truthy = value.map { !$0.isFalse } ?? false
+        return truthy != body[i].negated
     }
 
     /// The expression `body[i]`, read in place: only its kind is copied, not the whole

@@ -393,6 +393,8 @@ def stages_bench(rounds=3):
         ("decision", "decision"), ("response encoding", "encode"), ("whole pipeline", "pipeline"),
         ("whole pipeline with the decision log's spool", "pipeline_audited"))))
     print(f"  (yardstick: swift-protobuf decoding the same CheckRequest {best['protobuf_decode_p50_us']:.1f} µs)")
+    print(f"  whole pipeline with this core's L1 and L2 caches made cold before each Check, as between two Checks "
+          f"at a low request rate: {best['pipeline_cold_p50_us']:.1f} µs")
 
 
 def main():

@@ -32,6 +32,7 @@ enum DecisionID {
             return (lastMs, counter, pool.next())
         }
 
+        /// The next id of this generator (a test owns one; the Check path shares `next`'s).
         mutating func next(nowMs: UInt64) -> String {
             let (ms, seq, rand) = draw(nowMs: nowMs)
             return DecisionID.format(ms: ms, seq: seq, rand: rand)

@@ -121,12 +121,13 @@ public struct Compiler {
             let isFn = first.isFunction
             // As OPA: functions and rules, sets and objects, and rules that give the whole
             // value at this path (`q := …`, a default) and rules that give it a member at a time
-            // (`q contains x`, `q[k] := …`) do not mix.
-            let whole = ((node.defaultRule.map { [$0] } ?? []) + node.rules).filter { !$0.isMultiValue && $0.dynamicSuffix.isEmpty }
-            let members = all.filter { $0.isMultiValue || !$0.dynamicSuffix.isEmpty }
+            // (`q contains x`, `q[k] := …`) do not mix. The error is at the first whole-value
+            // rule (the default first: it usually opens the group), where OPA reports it.
+            let givesMembers = all.contains { $0.isMultiValue || !$0.dynamicSuffix.isEmpty }
+            let firstWholeValue = ([node.defaultRule].compactMap { $0 } + node.rules).first { !$0.isMultiValue && $0.dynamicSuffix.isEmpty }
             if let r = all.dropFirst().first(where: { $0.isFunction != isFn || $0.isMultiValue != first.isMultiValue }) {
                 errors.append(RegoError(.type, "conflicting rules data.\(node.path.joined(separator: ".")) found", at: r.location))
-            } else if !isFn, let r = whole.first, !members.isEmpty {
+            } else if !isFn, givesMembers, let r = firstWholeValue {
                 errors.append(RegoError(.type, "conflicting rules data.\(node.path.joined(separator: ".")) found", at: r.location))
             }
             if isFn {

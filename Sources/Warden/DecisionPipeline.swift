@@ -121,10 +121,11 @@ public final class DecisionPipeline: Sendable {
         // One snapshot of each policy for the whole Check: the input is built for what
         // these policies read, and these policies decide, even if a reload swaps them.
         let loaded = store.loaded
-        let shadows = shadowBundles.isEmpty ? [] : shadowBundles.map { (name: $0.name, loaded: $0.store.loaded) }
+        let deciding = Deciding(loaded, at: decisionPath)
+        let shadows = shadowBundles.isEmpty ? [] : shadowBundles.map { (name: $0.name, deciding: Deciding($0.store.loaded, at: decisionPath)) }
         let request: ParsedCheck
         do {
-            request = try EnvoyInput.parse(bytes, building: inputParts(loaded, shadows))
+            request = try EnvoyInput.parse(bytes, building: inputParts(deciding, shadows))
         } catch {
             let reason = "the CheckRequest could not be decoded: \(error)"
             trail.failure = reason
@@ -156,7 +157,7 @@ public final class DecisionPipeline: Sendable {
         trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
         let answer: Decision
-        switch evaluate(loaded, input) {
+        switch evaluate(deciding, input) {
         case .failure(let failure):
             trail.evalMicros = DecisionPipeline.monotonicMicros() - evalStart
             trail.failure = failure
@@ -191,8 +192,8 @@ public final class DecisionPipeline: Sendable {
                 }
             }
         }
-        for (name, shadowLoaded) in shadows {
-            switch evaluate(shadowLoaded, input) {
+        for (name, shadow) in shadows {
+            switch evaluate(shadow, input) {
             case .failure(let failure):
                 trail.shadow.append(shadowEntry(source: "bundle:" + name, kind: "error", reasons: [.string(failure)]))
             case .success(let d):
@@ -205,11 +206,24 @@ public final class DecisionPipeline: Sendable {
 
     /// The parts of the input to build: what the policies read, or all of it when the
     /// decision log records the input.
-    func inputParts(_ loaded: PolicyStore.Loaded, _ shadows: [(name: String, loaded: PolicyStore.Loaded)]) -> EnvoyInput.Parts {
+    func inputParts(_ deciding: Deciding, _ shadows: [(name: String, deciding: Deciding)]) -> EnvoyInput.Parts {
         if audit?.includeInput == true { return .all }
-        var parts = loaded.decision(at: decisionPath)?.inputParts ?? .all
-        for shadow in shadows { parts.formUnion(shadow.loaded.decision(at: decisionPath)?.inputParts ?? .all) }
+        var parts = deciding.prepared?.inputParts ?? .all
+        for shadow in shadows { parts.formUnion(shadow.deciding.prepared?.inputParts ?? .all) }
         return parts
+    }
+
+    /// A policy as one Check uses it: what it prepared for this pipeline's decision path,
+    /// looked up once per Check (nil when it was loaded for another path: then everything
+    /// is built and the decision is evaluated by path).
+    struct Deciding {
+        let loaded: PolicyStore.Loaded
+        let prepared: PolicyStore.Loaded.PreparedDecision?
+
+        init(_ loaded: PolicyStore.Loaded, at path: [String]) {
+            self.loaded = loaded
+            self.prepared = loaded.decision(at: path)
+        }
     }
 
     enum Evaluation {
@@ -217,13 +231,13 @@ public final class DecisionPipeline: Sendable {
         case failure(String)
     }
 
-    func evaluate(_ loaded: PolicyStore.Loaded, _ input: Value) -> Evaluation {
+    func evaluate(_ deciding: Deciding, _ input: Value) -> Evaluation {
         let result: Value?
         do {
-            if let prepared = loaded.decision(at: decisionPath) {
-                result = try loaded.policy.evaluate(prepared.document, input: input, options: evalOptions)
+            if let prepared = deciding.prepared {
+                result = try deciding.loaded.policy.evaluate(prepared.document, input: input, options: evalOptions)
             } else {
-                result = try loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
+                result = try deciding.loaded.policy.evaluate(path: decisionPath, input: input, options: evalOptions)
             }
         } catch {
             return .failure("policy error: \(error)")

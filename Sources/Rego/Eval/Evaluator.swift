@@ -130,7 +130,7 @@ final class Evaluator {
     func directTest(in body: [Expr], at i: Int, _ f: Frame) throws -> Bool? {
         guard body[i].withs.isEmpty, case .term(let t) = body[i].kind else { return nil }
         if case .call(let target, let args) = t.kind {
-            guard case .builtin(let b) = target, b.name != "print", policy.builtins[b]?.arity == args.count else { return nil }
+            guard case .builtin(let b) = target, b.name != "print", arity(target) == args.count else { return nil }
         }
         guard let value = try directValue(t, f) else { return nil }
         try step(body[i].location)

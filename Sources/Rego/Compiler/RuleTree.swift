@@ -37,14 +37,27 @@ public final class RuleNode: @unchecked Sendable {
     /// Children sorted by name, for deterministic iteration.
     var sortedChildNames: [String] { frozen?.sortedChildNames ?? children.keys.sorted(by: Value.utf8Precedes) }
 
+    /// Whether the first definition that succeeds decides the value, as in OPA's rule
+    /// index (`EarlyExit`): a complete rule or function whose definitions, the default
+    /// aside, all have the same ground value and no `else`. `allow if A` / `allow if B`:
+    /// once A holds, B is not evaluated, nor are its errors or conflicts raised.
+    var firstSuccessDecides: Bool { frozen?.firstSuccessDecides ?? computeFirstSuccessDecides() }
+
+    private func computeFirstSuccessDecides() -> Bool {
+        guard computeKind() == .complete || computeKind() == .function,
+              let value = rules.first?.valueOrTrue.constantValue else { return false }
+        return rules.allSatisfy { $0.elseRule == nil && $0.valueOrTrue.constantValue == value }
+    }
+
     /// What evaluation asks of a node on every visit, computed once the tree is complete.
-    private var frozen: (kind: Kind?, hasRules: Bool, sortedChildNames: [String])?
+    private var frozen: (kind: Kind?, hasRules: Bool, sortedChildNames: [String], firstSuccessDecides: Bool)?
 
     /// Fixes the derived facts of this node and those below it; the compiler calls it when
-    /// the tree is complete, before the policy is shared.
+    /// the tree is complete (rules resolved), before the policy is shared.
     func freeze() {
         for child in children.values { child.freeze() }
-        frozen = (computeKind(), !rules.isEmpty || defaultRule != nil, children.keys.sorted(by: Value.utf8Precedes))
+        frozen = (computeKind(), !rules.isEmpty || defaultRule != nil, children.keys.sorted(by: Value.utf8Precedes),
+                  computeFirstSuccessDecides())
     }
 }
 

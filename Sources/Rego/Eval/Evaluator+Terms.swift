@@ -600,12 +600,17 @@ extension Evaluator {
     func completeValue(_ node: RuleNode) throws -> Value? {
         var result: Value?
         for rule in node.rules {
+            if result != nil, node.firstSuccessDecides { break }
             var r: Rule? = rule
             while let cur = r {
                 let f = Frame.make(cur.frameSize)
-                // `agent := input.agent`: no body, and a value that has at most one value,
-                // is computed without the continuations of the general path.
-                if cur.body.isEmpty, let direct = try directValue(cur.valueOrTrue, f) {
+                // The body's leading tests that are decided directly (all of them in
+                // `allow if { tool in agent.tools; method_allowed }`), then, when nothing is
+                // left and the value has at most one value (`agent := input.agent`, an
+                // object of such terms), the value without the general path's continuations.
+                let (holds, next) = try directTests(cur.body, f)
+                if !holds { r = cur.elseRule; continue }
+                if next == cur.body.count, let direct = try directValue(cur.valueOrTrue, f) {
                     guard let v = direct else { r = cur.elseRule; continue }
                     if let prev = result, prev != v {
                         throw RegoError(.evalConflict, "complete rules must not produce multiple outputs", at: cur.location)
@@ -621,7 +626,7 @@ extension Evaluator {
                 let constant = cur.frameSize > 0 && cur.valueIsConstant
                 let token = newExitToken()
                 do {
-                    try evalBody(cur.body, 0, f) {
+                    try evalBody(cur.body, next, f) {
                         try self.evalTerm(valueTerm, f) { v in
                             produced = true
                             if let prev = result, prev != v {
@@ -638,6 +643,7 @@ extension Evaluator {
         }
         if result == nil, let d = node.defaultRule, let v = d.value {
             let f = Frame.make(d.frameSize)
+            if let direct = try directValue(v, f) { return direct }
             _ = try firstSolution { stop in try evalTerm(v, f) { x in result = x; try stop() } }
         }
         return result

@@ -122,6 +122,18 @@ final class Evaluator {
         try evalExpr(in: body, at: i, f) { try self.evalBody(body, i + 1, f, k) }
     }
 
+    /// The body's leading expressions that `directTest` decides: whether they all hold, and
+    /// the index of the first one it could not decide (`body.count` when it decided all).
+    @inline(__always)
+    func directTests(_ body: [Expr], _ f: Frame) throws -> (holds: Bool, next: Int) {
+        var i = 0
+        while i < body.count, let holds = try directTest(in: body, at: i, f) {
+            if !holds { return (false, i) }
+            i += 1
+        }
+        return (true, i)
+    }
+
     /// Whether `body[i]` holds, when it is a test of a term that has at most one value
     /// (`directValue`): no `with`, no binding, no enumeration, and a call only of a builtin
     /// that returns its value (not `print`, not one given an output argument). nil when the
@@ -444,6 +456,7 @@ final class Evaluator {
         }
         var result: Value?
         for rule in node.rules {
+            if result != nil, node.firstSuccessDecides { break }
             var r: Rule? = rule
             while let cur = r {
                 let f = Frame.make(cur.frameSize)

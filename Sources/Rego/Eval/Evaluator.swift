@@ -113,20 +113,18 @@ final class Evaluator {
         // Tests that are decided directly (`request.method in read_only_methods`,
         // `not agent.token.scope`) run in a loop, without a continuation each; the first
         // expression that may bind or enumerate goes on in continuation-passing style.
-        var i = i
-        while i < body.count, let holds = try directTest(in: body, at: i, f) {
-            if !holds { return }
-            i += 1
-        }
-        if i == body.count { try k(); return }
-        try evalExpr(in: body, at: i, f) { try self.evalBody(body, i + 1, f, k) }
+        let (holds, next) = try directTests(body, from: i, f)
+        if !holds { return }
+        if next == body.count { try k(); return }
+        try evalExpr(in: body, at: next, f) { try self.evalBody(body, next + 1, f, k) }
     }
 
-    /// The body's leading expressions that `directTest` decides: whether they all hold, and
-    /// the index of the first one it could not decide (`body.count` when it decided all).
+    /// The body's expressions from `start` on that `directTest` decides, in order: whether
+    /// they all hold, and the index of the first one it could not decide (`body.count` when
+    /// it decided all).
     @inline(__always)
-    func directTests(_ body: [Expr], _ f: Frame) throws -> (holds: Bool, next: Int) {
-        var i = 0
+    func directTests(_ body: [Expr], from start: Int = 0, _ f: Frame) throws -> (holds: Bool, next: Int) {
+        var i = start
         while i < body.count, let holds = try directTest(in: body, at: i, f) {
             if !holds { return (false, i) }
             i += 1

@@ -44,7 +44,8 @@ public final class RuleNode: @unchecked Sendable {
     var firstSuccessDecides: Bool { frozen?.firstSuccessDecides ?? computeFirstSuccessDecides() }
 
     private func computeFirstSuccessDecides() -> Bool {
-        guard computeKind() == .complete || computeKind() == .function,
+        let kind = computeKind()
+        guard kind == .complete || kind == .function,
               let value = rules.first?.valueOrTrue.constantValue else { return false }
         return rules.allSatisfy { $0.elseRule == nil && $0.valueOrTrue.constantValue == value }
     }

@@ -612,10 +612,7 @@ extension Evaluator {
                 if !holds { r = cur.elseRule; continue }
                 if next == cur.body.count, let direct = try directValue(cur.valueOrTrue, f) {
                     guard let v = direct else { r = cur.elseRule; continue }
-                    if let prev = result, prev != v {
-                        throw RegoError(.evalConflict, "complete rules must not produce multiple outputs", at: cur.location)
-                    }
-                    result = v
+                    result = try Evaluator.agreeing(result, v, cur)
                     break
                 }
                 var produced = false
@@ -629,10 +626,7 @@ extension Evaluator {
                     try evalBody(cur.body, next, f) {
                         try self.evalTerm(valueTerm, f) { v in
                             produced = true
-                            if let prev = result, prev != v {
-                                throw RegoError(.evalConflict, "complete rules must not produce multiple outputs", at: cur.location)
-                            }
-                            result = v
+                            result = try Evaluator.agreeing(result, v, cur)
                             if constant { throw EarlyExit(token: token) }
                         }
                     }
@@ -647,6 +641,16 @@ extension Evaluator {
             _ = try firstSolution { stop in try evalTerm(v, f) { x in result = x; try stop() } }
         }
         return result
+    }
+
+    /// A complete rule's value once a definition produced `v`: `v`, unless an earlier
+    /// definition produced another.
+    @inline(__always)
+    static func agreeing(_ result: Value?, _ v: Value, _ rule: Rule) throws -> Value {
+        if let prev = result, prev != v {
+            throw RegoError(.evalConflict, "complete rules must not produce multiple outputs", at: rule.location)
+        }
+        return v
     }
 
     @inline(never)

@@ -1,7 +1,8 @@
 // The benchmark's yardstick: an ext_authz server on the same gRPC layer as Warden that
 // allows everything without looking at the request. Not a feature; `make bench` only.
 //
-// Usage: bench-allow-server [HOST:PORT] [QUEUE_THREADS]   (threads default to 1, as in Warden)
+// Usage: bench-allow-server [HOST:PORT] [QUEUE_THREADS] [HELPER_THREADS]   (the layer's
+// defaults, as in Warden: one queue thread, one helper fewer than the CPUs)
 import EnvoyProto
 import GRPCRuntime
 import SwiftProtobuf
@@ -31,6 +32,14 @@ if CommandLine.arguments.count > 2 {
         exit(2)
     }
     options.queueThreads = threads
+}
+if CommandLine.arguments.count > 3 {
+    guard let helpers = Int(CommandLine.arguments[3]), helpers >= 0 else {
+        let message = "bench-allow-server: HELPER_THREADS must be 0 or more, not \(CommandLine.arguments[3])\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        exit(2)
+    }
+    options.helperThreads = helpers
 }
 let server = GRPCServer(options: options, methods: [
     ("/envoy.service.auth.v3.Authorization/Check", { _ in .ok(answer) }),

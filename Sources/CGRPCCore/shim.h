@@ -166,4 +166,7 @@ static inline gpr_timespec warden_deadline_ms(int64_t ms) {
 }
 
 static inline gpr_timespec warden_infinite(void) { return gpr_inf_future(GPR_CLOCK_MONOTONIC); }
+
+/// A deadline already passed: `grpc_completion_queue_next` returns what is ready without waiting.
+static inline gpr_timespec warden_now_or_never(void) { return gpr_inf_past(GPR_CLOCK_MONOTONIC); }
 #endif

@@ -41,7 +41,8 @@ public struct UnaryResponse: Sendable {
 }
 
 /// Handles one unary call: request message bytes in, response out. Runs on a completion
-/// queue thread, so it must not block for long.
+/// queue thread or a helper thread, concurrently with other calls, so it must be
+/// thread-safe and must not block for long.
 public typealias UnaryHandler = @Sendable (_ request: [UInt8]) -> UnaryResponse
 
 public struct GRPCServerOptions: Sendable {
@@ -53,8 +54,15 @@ public struct GRPCServerOptions: Sendable {
     public var queueThreads: Int = 1
     /// Calls kept requested per method and queue, so bursts do not wait for a re-post.
     public var pendingCalls: Int = 32
-    /// Stack of each queue thread: policy evaluation recurses.
+    /// Threads that help the queue threads answer when several calls arrive at once
+    /// (0: each queue thread answers all of its calls itself). A lone call is always
+    /// answered by the queue thread that received it, without waking anyone.
+    public var helperThreads: Int = GRPCServerOptions.defaultHelperThreads
+    /// Stack of each queue and helper thread: policy evaluation recurses.
     public var threadStackBytes: Int = 32 << 20
+
+    /// One fewer than the CPUs online (none on one CPU), at most 16.
+    public static var defaultHelperThreads: Int { max(0, min(sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1, 16)) }
 
     public init(addresses: [String]) { self.addresses = addresses }
 }
@@ -74,12 +82,17 @@ public final class GRPCServer: @unchecked Sendable {
     private var queues: [OpaquePointer] = []
     private var methodHandles: [UnsafeMutableRawPointer?] = []
     private var threads: [pthread_t] = []
+    private var helpers: [pthread_t] = []
+    private let sharing: CallSharing?
+    /// The most calls a queue thread gathers before answering them.
+    private static let gatherLimit = 64
     private let stopping = Atomic<Bool>(false)
     private static let initialized = Mutex<Int>(0)
 
     public init(options: GRPCServerOptions, methods: [(path: String, handler: UnaryHandler)]) {
         self.options = options
         self.methods = methods
+        self.sharing = options.helperThreads > 0 ? CallSharing() : nil
     }
 
     /// Binds every address and starts serving. Throws, with the address, when a port is
@@ -115,7 +128,14 @@ public final class GRPCServer: @unchecked Sendable {
                 for _ in 0..<options.pendingCalls { post(WARDEN_CALL_REGISTERED, mi, handle, cq) }
             }
             for _ in 0..<4 { post(WARDEN_CALL_GENERIC, -1, nil, cq) }
-            threads.append(try startQueueThread(qi))
+            threads.append(try startThread { $0.runQueue($0.queues[qi]) })
+        }
+        if let sharing {
+            for _ in 0..<options.helperThreads {
+                helpers.append(try startThread { server in
+                    while let call = sharing.waitAndTake() { server.answer(call) }
+                })
+            }
         }
     }
 
@@ -137,26 +157,29 @@ public final class GRPCServer: @unchecked Sendable {
         }
     }
 
-    /// A queue thread with a large stack (policy evaluation recurses), running `runQueue`.
-    private func startQueueThread(_ index: Int) throws(GRPCServerError) -> pthread_t {
+    /// A thread with a large stack (policy evaluation recurses) running `body`.
+    private func startThread(_ body: @escaping @Sendable (GRPCServer) -> Void) throws(GRPCServerError) -> pthread_t {
         final class Context {
             let server: GRPCServer
-            let index: Int
-            init(_ s: GRPCServer, _ i: Int) { server = s; index = i }
+            let body: @Sendable (GRPCServer) -> Void
+            init(_ s: GRPCServer, _ b: @escaping @Sendable (GRPCServer) -> Void) { server = s; body = b }
         }
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
         pthread_attr_setstacksize(&attr, options.threadStackBytes)
-        let context = Unmanaged.passRetained(Context(self, index)).toOpaque()
+        let context = Unmanaged.passRetained(Context(self, body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, &attr, { raw in
             let ctx = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
             let c = unsafeDowncast(ctx, to: Context.self)
-            c.server.runQueue(c.server.queues[c.index])
+            c.body(c.server)
             return nil
         }, context)
-        if rc != 0 { throw GRPCServerError(description: "cannot start a gRPC queue thread (error \(rc))") }
+        if rc != 0 {
+            Unmanaged<AnyObject>.fromOpaque(context).release()
+            throw GRPCServerError(description: "cannot start a gRPC server thread (error \(rc))")
+        }
         return tid
     }
 
@@ -167,30 +190,53 @@ public final class GRPCServer: @unchecked Sendable {
         }
     }
 
+    /// Waits for events on `cq` and answers new calls: a lone call here; when several are
+    /// ready at once and there are helper threads, the first here and the rest by helpers.
     private func runQueue(_ cq: OpaquePointer) {
+        var arrived: [UnsafeMutablePointer<warden_call>] = []
+        arrived.reserveCapacity(GRPCServer.gatherLimit)
         while true {
-            let event = grpc_completion_queue_next(cq, warden_infinite(), nil)
-            switch event.type {
-            case GRPC_QUEUE_SHUTDOWN:
-                return
-            case GRPC_OP_COMPLETE:
-                guard let tag = event.tag else { continue }
-                handle(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq)
-            default:
-                continue
+            var event = grpc_completion_queue_next(cq, warden_infinite(), nil)
+            while true {
+                switch event.type {
+                case GRPC_QUEUE_SHUTDOWN:
+                    for call in arrived { answer(call) }
+                    return
+                case GRPC_OP_COMPLETE:
+                    if let tag = event.tag, let call = accept(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) {
+                        arrived.append(call)
+                    }
+                default:
+                    break
+                }
+                // Gather whatever else is ready, without waiting, after a new call.
+                guard sharing != nil, event.type == GRPC_OP_COMPLETE, !arrived.isEmpty, arrived.count < GRPCServer.gatherLimit else { break }
+                event = grpc_completion_queue_next(cq, warden_now_or_never(), nil)
             }
+            guard let first = arrived.first else { continue }
+            // The rest go to the helpers; this thread answers the first and goes back to
+            // reading the network, where its time is worth more than in a handler.
+            if let sharing, arrived.count > 1 { sharing.handOver(arrived.dropFirst()) }
+            answer(first)
+            arrived.removeAll(keepingCapacity: true)
         }
     }
 
-    private func handle(_ call: UnsafeMutablePointer<warden_call>, success: Bool, cq: OpaquePointer) {
+    /// A completed tag: a new call to answer (returned, after requesting one more in its
+    /// place), or a finished response or an unused request at shutdown (freed here).
+    private func accept(_ call: UnsafeMutablePointer<warden_call>, success: Bool, cq: OpaquePointer) -> UnsafeMutablePointer<warden_call>? {
         if call.pointee.stage == Int32(WARDEN_STAGE_RESPONDING) || !success {
-            // The response batch finished, or a requested call came back unused at shutdown.
             warden_call_destroy(call)
-            return
+            return nil
         }
-        // A new call arrived: keep one more requested in its place, then answer it.
+        post(Int(call.pointee.kind), Int(call.pointee.method_index), call.pointee.method, cq)
+        return call
+    }
+
+    /// Runs the call's handler (or answers UNIMPLEMENTED for an unknown method) and starts
+    /// sending the response; the response's completion comes back on the call's queue.
+    private func answer(_ call: UnsafeMutablePointer<warden_call>) {
         let kind = Int(call.pointee.kind)
-        post(kind, Int(call.pointee.method_index), call.pointee.method, cq)
         let response: UnaryResponse
         if kind == WARDEN_CALL_REGISTERED {
             let length = warden_call_payload_length(call)
@@ -237,6 +283,9 @@ public final class GRPCServer: @unchecked Sendable {
         for cq in queues { grpc_completion_queue_shutdown(cq) }
         for t in threads { pthread_join(t, nil) }
         threads = []
+        sharing?.close()
+        for t in helpers { pthread_join(t, nil) }
+        helpers = []
         grpc_server_destroy(server)
         self.server = nil
         for cq in queues { grpc_completion_queue_destroy(cq) }

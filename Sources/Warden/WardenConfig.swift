@@ -2,6 +2,7 @@ public import AgentIdentity
 import Rego
 import RegoYAML
 import Foundation
+import GRPCRuntime
 
 /// `warden.yaml`. Precedence: defaults < file < `WARDEN_*` environment < flags.
 /// Unknown keys and wrong types are refused with the key's path, so a typo never
@@ -23,6 +24,9 @@ public struct WardenConfig: Sendable {
     public var maxEvalSteps = 1_000_000
     /// gRPC completion-queue threads.
     public var threads = 1
+    /// Threads that help answer Checks when several arrive at once; a lone Check is
+    /// answered by the queue thread that received it. One fewer than the CPUs by default.
+    public var helperThreads = GRPCServerOptions.defaultHelperThreads
     /// One log line per decision.
     public var logDecisions = true
     public var logLevel: EventLog.Level = .info
@@ -108,6 +112,7 @@ public struct WardenConfig: Sendable {
                     case .string("address"): listen = try string(x.value, "listen.address", file)
                     case .string("unix_socket"): unixSocket = try string(x.value, "listen.unix_socket", file)
                     case .string("threads"): threads = try int(x.value, "listen.threads", file, 1...64)
+                    case .string("helper_threads"): helperThreads = try int(x.value, "listen.helper_threads", file, 0...64)
                     case .string("max_request_bytes"): maxRequestBytes = try int(x.value, "listen.max_request_bytes", file, 1024...(1 << 30))
                     default: throw unknown("listen.\(x.key.regoText)", file)
                     }
@@ -196,7 +201,8 @@ public struct WardenConfig: Sendable {
     // MARK: - Environment
 
     /// `WARDEN_LISTEN`, `WARDEN_UNIX_SOCKET`, `WARDEN_BUNDLES` (comma-separated),
-    /// `WARDEN_PATHS`, `WARDEN_DECISION`, `WARDEN_THREADS`, `WARDEN_LOG_DECISIONS`.
+    /// `WARDEN_PATHS`, `WARDEN_DECISION`, `WARDEN_THREADS`, `WARDEN_HELPER_THREADS`,
+    /// `WARDEN_LOG_DECISIONS`.
     public mutating func applyEnvironment(_ env: [String: String]) throws(ConfigError) {
         if let v = env["WARDEN_LISTEN"] { listen = v }
         if let v = env["WARDEN_UNIX_SOCKET"] { unixSocket = v }
@@ -206,6 +212,10 @@ public struct WardenConfig: Sendable {
         if let v = env["WARDEN_THREADS"] {
             guard let n = Int(v), (1...64).contains(n) else { throw ConfigError(description: "WARDEN_THREADS must be a number from 1 to 64, got \(v)") }
             threads = n
+        }
+        if let v = env["WARDEN_HELPER_THREADS"] {
+            guard let n = Int(v), (0...64).contains(n) else { throw ConfigError(description: "WARDEN_HELPER_THREADS must be a number from 0 to 64, got \(v)") }
+            helperThreads = n
         }
         if let v = env["WARDEN_DATABASE_URL"] { databaseURL = v }
         if let v = env["WARDEN_IDENTITY"] { identityEnforced = try identityMode(v, "WARDEN_IDENTITY") }
@@ -225,6 +235,10 @@ public struct WardenConfig: Sendable {
     public func validate() throws(ConfigError) {
         if listen.isEmpty && unixSocket.isEmpty { throw ConfigError(description: "nothing to listen on: set listen.address or listen.unix_socket") }
         if bundles.isEmpty && paths.isEmpty { throw ConfigError(description: "no policies: set policy.bundles or policy.paths (or --bundle)") }
+        if !(1...64).contains(threads) { throw ConfigError(description: "listen.threads (--threads) must be from 1 to 64, got \(threads)") }
+        if !(0...64).contains(helperThreads) {
+            throw ConfigError(description: "listen.helper_threads (--helper-threads) must be from 0 to 64, got \(helperThreads)")
+        }
         if identityEnforced && databaseURL.isEmpty {
             throw ConfigError(description: """
                 identity checks are on (identity.mode: enforce, the default: no identity, no access), but no database is set: \
@@ -288,7 +302,7 @@ public struct WardenConfig: Sendable {
 
     func unknown(_ key: String, _ file: String) -> ConfigError {
         ConfigError(description: """
-            \(file): unknown setting \(key) (known: listen.{address, unix_socket, threads, max_request_bytes}, \
+            \(file): unknown setting \(key) (known: listen.{address, unix_socket, threads, helper_threads, max_request_bytes}, \
             policy.{bundles, paths, decision, max_eval_steps, mode, shadow_bundles, shadow_rules}, log.{decisions, level}, \
             database.{url, refresh_seconds}, audit.{enabled, spool_dir, spool_max_bytes, on_spool_full, include_input, mask, \
             checkpoint_rows, checkpoint_seconds, signing_key}, \

@@ -42,6 +42,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "gRPC completion-queue threads.")
     var threads: Int?
 
+    @Option(name: .customLong("helper-threads"), help: "Threads that help answer Checks arriving together (default: CPUs - 1).")
+    var helperThreads: Int?
+
     @Flag(name: .customLong("no-decision-log"), help: "Do not log a line per decision.")
     var noDecisionLog = false
 
@@ -77,6 +80,7 @@ struct ServeCommand: ParsableCommand {
             if !paths.isEmpty { cfg.paths = paths }
             if let decision { cfg.decision = decision }
             if let threads { cfg.threads = threads }
+            if let helperThreads { cfg.helperThreads = helperThreads }
             if noDecisionLog { cfg.logDecisions = false }
             if let databaseURL { cfg.databaseURL = databaseURL }
             if let identity { cfg.identityEnforced = try cfg.identityMode(identity, "--identity") }
@@ -174,6 +178,7 @@ struct ServeCommand: ParsableCommand {
         var options = GRPCServerOptions(addresses: addresses)
         options.maxMessageBytes = cfg.maxRequestBytes
         options.queueThreads = cfg.threads
+        options.helperThreads = cfg.helperThreads
         let server = GRPCServer(options: options, methods: [
             ("/envoy.service.auth.v3.Authorization/Check", pipeline.handleCheck),
             ("/grpc.health.v1.Health/Check", DecisionPipeline.handleHealth),

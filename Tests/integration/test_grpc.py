@@ -111,6 +111,44 @@ def test_many_concurrent_calls_are_all_answered(warden):
     assert results.count(0) == 1000 and results.count(7) == 1000
 
 
+@pytest.mark.parametrize("threads", [("1", "0"), ("2", "3")], ids=["queue-thread-only", "2-queues-3-helpers"])
+def test_concurrent_calls_each_get_their_own_answer(threads):
+    """Calls arriving together are answered by queue and helper threads at once: each call
+    gets the answer to its own request, and SIGTERM under load still exits cleanly."""
+    port = h.free_port()
+    p = h.start_warden(port, ["--bundle", h.HEADER_RBAC, "--decision", "envoy/authz/result", "--no-decision-log",
+                              "--threads", threads[0], "--helper-threads", threads[1]])
+    try:
+        s = stub(port)
+        agents = [("deploy-bot", "code-review-bot", f"x-{i}")[i % 3] for i in range(3000)]
+
+        def answer(agent):
+            r = s.Check(check_request(agent=agent), timeout=10)
+            added = {o.header.key: o.header.value for o in r.ok_response.headers}
+            return r.status.code, added.get("x-warden-agent")
+        with cf.ThreadPoolExecutor(48) as ex:
+            answers = list(ex.map(answer, agents))
+        assert answers == [(7, None) if a.startswith("x-") else (0, a) for a in agents]
+        with cf.ThreadPoolExecutor(16) as ex:
+            running = [ex.submit(lambda: s.Check(check_request(), timeout=10).status.code) for _ in range(400)]
+            p.proc.send_signal(signal.SIGTERM)
+            assert p.proc.wait(timeout=15) == 0
+            for f in running:
+                try:
+                    assert f.result() == 0
+                except grpc.RpcError as e:  # after the listener closed
+                    assert e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+    finally:
+        p.stop()
+
+
+def test_thread_counts_out_of_range_are_refused():
+    r = subprocess.run([h.WARDEN, "serve", "--listen", f"127.0.0.1:{h.free_port()}", "--bundle", h.HEADER_RBAC,
+                        "--identity", "off", "--helper-threads", "65"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "listen.helper_threads (--helper-threads) must be from 0 to 64, got 65" in r.stderr
+
+
 def test_a_client_that_gives_up_does_not_hurt_the_server(warden):
     s = stub(warden[0])
     for _ in range(50):

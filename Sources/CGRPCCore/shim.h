@@ -24,7 +24,7 @@
 #include <grpc/support/time.h>
 
 enum { WARDEN_CALL_REGISTERED = 1, WARDEN_CALL_GENERIC = 2 };
-enum { WARDEN_STAGE_REQUESTED = 1, WARDEN_STAGE_RESPONDING = 2 };
+enum { WARDEN_STAGE_REQUESTED = 1, WARDEN_STAGE_PREPARED = 2, WARDEN_STAGE_RESPONDING = 3 };
 
 typedef struct warden_call {
     int kind;             // WARDEN_CALL_REGISTERED or WARDEN_CALL_GENERIC
@@ -40,6 +40,7 @@ typedef struct warden_call {
     grpc_byte_buffer *response;
     grpc_slice status_details;
     grpc_op ops[4];
+    size_t op_count;
 } warden_call;
 
 static inline warden_call *warden_call_create(int kind, int method_index, void *method) {
@@ -101,10 +102,11 @@ static inline size_t warden_call_method(const warden_call *c, char *out, size_t 
     return n;
 }
 
-/// Answers a unary call in one batch: initial metadata, the message (if any), status,
-/// and waiting for the client's close. The call's tag completes when all four are done.
-static inline grpc_call_error warden_call_respond(warden_call *c, const uint8_t *message, size_t message_len, int has_message,
-                                                  grpc_status_code status, const char *details, size_t details_len) {
+/// Prepares the answer to a unary call as one batch: initial metadata, the message (if
+/// any), status, and waiting for the client's close. Touches only the call's own state, so
+/// any thread may prepare it; `warden_call_start_response` sends it.
+static inline void warden_call_prepare_response(warden_call *c, const uint8_t *message, size_t message_len, int has_message,
+                                                grpc_status_code status, const char *details, size_t details_len) {
     memset(c->ops, 0, sizeof(c->ops));
     size_t n = 0;
     c->ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -128,8 +130,21 @@ static inline grpc_call_error warden_call_respond(warden_call *c, const uint8_t 
     c->ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     c->ops[n].data.recv_close_on_server.cancelled = &c->cancelled;
     n++;
+    c->op_count = n;
+    c->stage = WARDEN_STAGE_PREPARED;
+}
+
+/// Sends the prepared answer. Its tag completes, on the call's queue, when all four
+/// operations are done.
+static inline grpc_call_error warden_call_start_response(warden_call *c) {
     c->stage = WARDEN_STAGE_RESPONDING;
-    return grpc_call_start_batch(c->call, c->ops, n, c, NULL);
+    return grpc_call_start_batch(c->call, c->ops, c->op_count, c, NULL);
+}
+
+/// Hands a prepared answer back to the call's queue thread: an empty batch, whose tag the
+/// core posts to the call's queue at once.
+static inline grpc_call_error warden_call_return_to_queue(warden_call *c) {
+    return grpc_call_start_batch(c->call, NULL, 0, c, NULL);
 }
 
 static inline grpc_channel_args *warden_server_args(int max_message_bytes) {

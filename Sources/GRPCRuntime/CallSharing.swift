@@ -7,7 +7,8 @@ import Glibc
 /// Calls handed from the completion-queue threads to helper threads. A queue thread that
 /// finds a single call ready answers it itself, so a lone request never waits for a thread
 /// to wake; when several are ready at once (a burst, or load), it answers the first and
-/// hands the rest over here, where the next free helper takes each.
+/// hands the rest over here, where the next free helper takes each. A helper runs the
+/// handler and hands the prepared response back to the queue thread, which sends it.
 final class CallSharing: @unchecked Sendable {
     // @unchecked: every field is read and written with `mutex` held.
     private var mutex = pthread_mutex_t()

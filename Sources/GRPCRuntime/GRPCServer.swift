@@ -133,7 +133,7 @@ public final class GRPCServer: @unchecked Sendable {
         if let sharing {
             for _ in 0..<options.helperThreads {
                 helpers.append(try startThread { server in
-                    while let call = sharing.waitAndTake() { server.answer(call) }
+                    while let call = sharing.waitAndTake() { server.answer(call, onQueueThread: false) }
                 })
             }
         }
@@ -200,7 +200,7 @@ public final class GRPCServer: @unchecked Sendable {
             while true {
                 switch event.type {
                 case GRPC_QUEUE_SHUTDOWN:
-                    for call in arrived { answer(call) }
+                    for call in arrived { answer(call, onQueueThread: true) }
                     return
                 case GRPC_OP_COMPLETE:
                     if let tag = event.tag, let call = accept(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) {
@@ -217,25 +217,33 @@ public final class GRPCServer: @unchecked Sendable {
             // The rest go to the helpers; this thread answers the first and goes back to
             // reading the network, where its time is worth more than in a handler.
             if let sharing, arrived.count > 1 { sharing.handOver(arrived.dropFirst()) }
-            answer(first)
+            answer(first, onQueueThread: true)
             arrived.removeAll(keepingCapacity: true)
         }
     }
 
     /// A completed tag: a new call to answer (returned, after requesting one more in its
-    /// place), or a finished response or an unused request at shutdown (freed here).
+    /// place); a helper's prepared answer (sent here); or a finished response or an unused
+    /// request at shutdown (freed here).
     private func accept(_ call: UnsafeMutablePointer<warden_call>, success: Bool, cq: OpaquePointer) -> UnsafeMutablePointer<warden_call>? {
         if call.pointee.stage == Int32(WARDEN_STAGE_RESPONDING) || !success {
             warden_call_destroy(call)
+            return nil
+        }
+        if call.pointee.stage == Int32(WARDEN_STAGE_PREPARED) {
+            if warden_call_start_response(call) != GRPC_CALL_OK { warden_call_destroy(call) }
             return nil
         }
         post(Int(call.pointee.kind), Int(call.pointee.method_index), call.pointee.method, cq)
         return call
     }
 
-    /// Runs the call's handler (or answers UNIMPLEMENTED for an unknown method) and starts
-    /// sending the response; the response's completion comes back on the call's queue.
-    private func answer(_ call: UnsafeMutablePointer<warden_call>) {
+    /// Runs the call's handler (or answers UNIMPLEMENTED for an unknown method) and prepares
+    /// the response. A queue thread sends it at once; a helper hands it back to the call's
+    /// queue thread, which sends it (`accept`): a response sent from another thread while
+    /// the queue thread reads the connection makes the core hand its transport work to
+    /// its executor threads, which cost more CPU per Check than the hand-back.
+    private func answer(_ call: UnsafeMutablePointer<warden_call>, onQueueThread: Bool) {
         let kind = Int(call.pointee.kind)
         let response: UnaryResponse
         if kind == WARDEN_CALL_REGISTERED {
@@ -254,16 +262,17 @@ public final class GRPCServer: @unchecked Sendable {
             response = .error(.unimplemented, "unknown method \(method)")
         }
         let details = Array(response.statusMessage.utf8)
-        let result: grpc_call_error = details.withUnsafeBufferPointer { d in
+        details.withUnsafeBufferPointer { d in
             d.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, d.count)) { dp in
+                let status = grpc_status_code(rawValue: response.status.rawValue)
                 if let payload = response.payload {
-                    return payload.withUnsafeBufferPointer { p in
-                        warden_call_respond(call, p.baseAddress, p.count, 1, grpc_status_code(rawValue: response.status.rawValue), dp, d.count)
-                    }
+                    payload.withUnsafeBufferPointer { p in warden_call_prepare_response(call, p.baseAddress, p.count, 1, status, dp, d.count) }
+                } else {
+                    warden_call_prepare_response(call, nil, 0, 0, status, dp, d.count)
                 }
-                return warden_call_respond(call, nil, 0, 0, grpc_status_code(rawValue: response.status.rawValue), dp, d.count)
             }
         }
+        let result = onQueueThread ? warden_call_start_response(call) : warden_call_return_to_queue(call)
         if result != GRPC_CALL_OK { warden_call_destroy(call) }
     }
 

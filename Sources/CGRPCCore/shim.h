@@ -41,6 +41,7 @@ typedef struct warden_call {
     grpc_slice status_details;
     grpc_op ops[4];
     size_t op_count;
+    struct warden_call *next_prepared;   // answers handed back together, sent in order
 } warden_call;
 
 static inline warden_call *warden_call_create(int kind, int method_index, void *method) {

@@ -38,13 +38,14 @@ final class CallSharing: @unchecked Sendable {
         for _ in 0..<wakeable { pthread_cond_signal(&wake) }
     }
 
-    /// The next call, waiting for one; nil once closed and empty.
-    func waitAndTake() -> UnsafeMutablePointer<warden_call>? {
+    /// Up to `limit` calls into `out`, waiting for at least one; false once closed and empty.
+    func waitAndTake(upTo limit: Int, into out: inout [UnsafeMutablePointer<warden_call>]) -> Bool {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         while true {
-            if let call = takeLocked() { return call }
-            if closed { return nil }
+            while out.count < limit, let call = takeLocked() { out.append(call) }
+            if !out.isEmpty { return true }
+            if closed { return false }
             sleeping += 1
             pthread_cond_wait(&wake, &mutex)
             sleeping -= 1

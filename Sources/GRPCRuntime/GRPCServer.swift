@@ -86,6 +86,9 @@ public final class GRPCServer: @unchecked Sendable {
     private let sharing: CallSharing?
     /// The most calls a queue thread gathers before answering them.
     private static let gatherLimit = 64
+    /// The most answers a helper prepares before handing them back together: fewer
+    /// wake-ups of the queue thread under load, at most seven answers' delay for the first.
+    private static let handBackLimit = 8
     private let stopping = Atomic<Bool>(false)
     private static let initialized = Mutex<Int>(0)
 
@@ -132,9 +135,7 @@ public final class GRPCServer: @unchecked Sendable {
         }
         if let sharing {
             for _ in 0..<options.helperThreads {
-                helpers.append(try startThread { server in
-                    while let call = sharing.waitAndTake() { server.answer(call, onQueueThread: false) }
-                })
+                helpers.append(try startThread { $0.runHelper(sharing) })
             }
         }
     }
@@ -200,7 +201,7 @@ public final class GRPCServer: @unchecked Sendable {
             while true {
                 switch event.type {
                 case GRPC_QUEUE_SHUTDOWN:
-                    for call in arrived { answer(call, onQueueThread: true) }
+                    for call in arrived { answer(call) }
                     return
                 case GRPC_OP_COMPLETE:
                     if let tag = event.tag, let call = accept(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) {
@@ -217,7 +218,7 @@ public final class GRPCServer: @unchecked Sendable {
             // The rest go to the helpers; this thread answers the first and goes back to
             // reading the network, where its time is worth more than in a handler.
             if let sharing, arrived.count > 1 { sharing.handOver(arrived.dropFirst()) }
-            answer(first, onQueueThread: true)
+            answer(first)
             arrived.removeAll(keepingCapacity: true)
         }
     }
@@ -226,24 +227,62 @@ public final class GRPCServer: @unchecked Sendable {
     /// place); a helper's prepared answer (sent here); or a finished response or an unused
     /// request at shutdown (freed here).
     private func accept(_ call: UnsafeMutablePointer<warden_call>, success: Bool, cq: OpaquePointer) -> UnsafeMutablePointer<warden_call>? {
-        if call.pointee.stage == Int32(WARDEN_STAGE_RESPONDING) || !success {
-            warden_call_destroy(call)
+        if call.pointee.stage == Int32(WARDEN_STAGE_PREPARED) {
+            guard success else { GRPCServer.destroyChain(call); return nil }
+            var next: UnsafeMutablePointer<warden_call>? = call
+            while let prepared = next {
+                next = prepared.pointee.next_prepared
+                if warden_call_start_response(prepared) != GRPC_CALL_OK { warden_call_destroy(prepared) }
+            }
             return nil
         }
-        if call.pointee.stage == Int32(WARDEN_STAGE_PREPARED) {
-            if warden_call_start_response(call) != GRPC_CALL_OK { warden_call_destroy(call) }
+        if call.pointee.stage == Int32(WARDEN_STAGE_RESPONDING) || !success {
+            warden_call_destroy(call)
             return nil
         }
         post(Int(call.pointee.kind), Int(call.pointee.method_index), call.pointee.method, cq)
         return call
     }
 
-    /// Runs the call's handler (or answers UNIMPLEMENTED for an unknown method) and prepares
-    /// the response. A queue thread sends it at once; a helper hands it back to the call's
-    /// queue thread, which sends it (`accept`): a response sent from another thread while
-    /// the queue thread reads the connection makes the core hand its transport work to
-    /// its executor threads, which cost more CPU per Check than the hand-back.
-    private func answer(_ call: UnsafeMutablePointer<warden_call>, onQueueThread: Bool) {
+    /// On a queue thread: runs the call's handler and sends the response.
+    private func answer(_ call: UnsafeMutablePointer<warden_call>) {
+        prepare(call)
+        if warden_call_start_response(call) != GRPC_CALL_OK { warden_call_destroy(call) }
+    }
+
+    /// A helper: takes the calls handed over, up to `handBackLimit` at a time, prepares
+    /// their answers and hands them back in one chain, whose head's tag the core posts to
+    /// its queue; that queue's thread sends them all (`accept`). Sending from here instead,
+    /// while the queue thread reads the connection, makes the core pass its transport work
+    /// to its executor threads, which cost more CPU per Check than the hand-back.
+    private func runHelper(_ sharing: CallSharing) {
+        var calls: [UnsafeMutablePointer<warden_call>] = []
+        calls.reserveCapacity(GRPCServer.handBackLimit)
+        while sharing.waitAndTake(upTo: GRPCServer.handBackLimit, into: &calls) {
+            var head: UnsafeMutablePointer<warden_call>?
+            for call in calls.reversed() {
+                prepare(call)
+                call.pointee.next_prepared = head
+                head = call
+            }
+            calls.removeAll(keepingCapacity: true)
+            if let head, warden_call_return_to_queue(head) != GRPC_CALL_OK {
+                GRPCServer.destroyChain(head)
+            }
+        }
+    }
+
+    private static func destroyChain(_ head: UnsafeMutablePointer<warden_call>) {
+        var next: UnsafeMutablePointer<warden_call>? = head
+        while let call = next {
+            next = call.pointee.next_prepared
+            warden_call_destroy(call)
+        }
+    }
+
+    /// Runs the call's handler (or answers UNIMPLEMENTED for an unknown method) and
+    /// prepares the response in the call's state.
+    private func prepare(_ call: UnsafeMutablePointer<warden_call>) {
         let kind = Int(call.pointee.kind)
         let response: UnaryResponse
         if kind == WARDEN_CALL_REGISTERED {
@@ -272,8 +311,6 @@ public final class GRPCServer: @unchecked Sendable {
                 }
             }
         }
-        let result = onQueueThread ? warden_call_start_response(call) : warden_call_return_to_queue(call)
-        if result != GRPC_CALL_OK { warden_call_destroy(call) }
     }
 
     /// Stops accepting calls, lets calls in flight finish for up to `grace`, then cancels

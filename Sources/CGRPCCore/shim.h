@@ -81,16 +81,21 @@ static inline size_t warden_call_payload_length(const warden_call *c) {
     return c->payload ? grpc_byte_buffer_length(c->payload) : 0;
 }
 
-/// Copies the request message into `out` (of warden_call_payload_length bytes).
+/// Copies the request message into `out` (of warden_call_payload_length bytes), slice by
+/// slice, without gathering it into one slice first.
 static inline int warden_call_payload_copy(warden_call *c, uint8_t *out, size_t len) {
     if (c->payload == NULL) return 1;
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, c->payload)) return 0;
-    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
-    size_t n = GRPC_SLICE_LENGTH(all);
-    if (n > len) n = len;
-    memcpy(out, GRPC_SLICE_START_PTR(all), n);
-    grpc_slice_unref(all);
+    grpc_slice slice;
+    size_t at = 0;
+    while (grpc_byte_buffer_reader_next(&reader, &slice)) {
+        size_t n = GRPC_SLICE_LENGTH(slice);
+        if (n > len - at) n = len - at;
+        memcpy(out + at, GRPC_SLICE_START_PTR(slice), n);
+        at += n;
+        grpc_slice_unref(slice);
+    }
     grpc_byte_buffer_reader_destroy(&reader);
     return 1;
 }

@@ -134,6 +134,10 @@ let package = Package(
             dependencies: ["Warden", "ExtAuthz", "EnvoyProto", "Rego", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strictSettings),
         .testTarget(
+            name: "GRPCRuntimeTests",
+            dependencies: ["GRPCRuntime", "CGRPCCore"],
+            swiftSettings: strictSettings),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Store"],
             swiftSettings: strictSettings),

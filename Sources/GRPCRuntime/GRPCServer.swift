@@ -131,11 +131,11 @@ public final class GRPCServer: @unchecked Sendable {
                 for _ in 0..<options.pendingCalls { post(WARDEN_CALL_REGISTERED, mi, handle, cq) }
             }
             for _ in 0..<4 { post(WARDEN_CALL_GENERIC, -1, nil, cq) }
-            threads.append(try startThread { $0.runQueue($0.queues[qi]) })
+            threads.append(try startThread(named: "warden-queue") { $0.runQueue($0.queues[qi]) })
         }
         if let sharing {
             for _ in 0..<options.helperThreads {
-                helpers.append(try startThread { $0.runHelper(sharing) })
+                helpers.append(try startThread(named: "warden-helper") { $0.runHelper(sharing) })
             }
         }
     }
@@ -158,22 +158,27 @@ public final class GRPCServer: @unchecked Sendable {
         }
     }
 
-    /// A thread with a large stack (policy evaluation recurses) running `body`.
-    private func startThread(_ body: @escaping @Sendable (GRPCServer) -> Void) throws(GRPCServerError) -> pthread_t {
+    /// A thread with a large stack (policy evaluation recurses) running `body`, named for
+    /// `top -H` and `perf` (at most 15 bytes).
+    private func startThread(named name: StaticString, _ body: @escaping @Sendable (GRPCServer) -> Void) throws(GRPCServerError) -> pthread_t {
         final class Context {
             let server: GRPCServer
+            let name: StaticString
             let body: @Sendable (GRPCServer) -> Void
-            init(_ s: GRPCServer, _ b: @escaping @Sendable (GRPCServer) -> Void) { server = s; body = b }
+            init(_ s: GRPCServer, _ n: StaticString, _ b: @escaping @Sendable (GRPCServer) -> Void) { server = s; name = n; body = b }
         }
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
         pthread_attr_setstacksize(&attr, options.threadStackBytes)
-        let context = Unmanaged.passRetained(Context(self, body)).toOpaque()
+        let context = Unmanaged.passRetained(Context(self, name, body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, &attr, { raw in
             let ctx = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
             let c = unsafeDowncast(ctx, to: Context.self)
+            c.name.withUTF8Buffer { n in  // a StaticString literal is NUL-terminated
+                n.withMemoryRebound(to: CChar.self) { warden_name_thread($0.baseAddress!) }
+            }
             c.body(c.server)
             return nil
         }, context)

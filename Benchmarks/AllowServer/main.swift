@@ -25,22 +25,18 @@ sigaddset(&signals, SIGTERM)
 pthread_sigmask(SIG_BLOCK, &signals, nil)
 
 var options = GRPCServerOptions(addresses: [address])
-if CommandLine.arguments.count > 2 {
-    guard let threads = Int(CommandLine.arguments[2]), threads >= 1 else {
-        let message = "bench-allow-server: QUEUE_THREADS must be a positive integer, not \(CommandLine.arguments[2])\n"
+/// The count in argument `index`, if given: at least `minimum`, or the server exits 2.
+func count(argument index: Int, _ name: String, atLeast minimum: Int) -> Int? {
+    guard CommandLine.arguments.count > index else { return nil }
+    guard let n = Int(CommandLine.arguments[index]), n >= minimum else {
+        let message = "bench-allow-server: \(name) must be a whole number of at least \(minimum), not \(CommandLine.arguments[index])\n"
         _ = message.withCString { write(2, $0, strlen($0)) }
         exit(2)
     }
-    options.queueThreads = threads
+    return n
 }
-if CommandLine.arguments.count > 3 {
-    guard let helpers = Int(CommandLine.arguments[3]), helpers >= 0 else {
-        let message = "bench-allow-server: HELPER_THREADS must be 0 or more, not \(CommandLine.arguments[3])\n"
-        _ = message.withCString { write(2, $0, strlen($0)) }
-        exit(2)
-    }
-    options.helperThreads = helpers
-}
+if let threads = count(argument: 2, "QUEUE_THREADS", atLeast: 1) { options.queueThreads = threads }
+if let helpers = count(argument: 3, "HELPER_THREADS", atLeast: 0) { options.helperThreads = helpers }
 let server = GRPCServer(options: options, methods: [
     ("/envoy.service.auth.v3.Authorization/Check", { _ in .ok(answer) }),
 ])

@@ -264,9 +264,10 @@ public final class GRPCServer: @unchecked Sendable {
         var calls: [UnsafeMutablePointer<warden_call>] = []
         calls.reserveCapacity(GRPCServer.handBackLimit)
         while sharing.waitAndTake(upTo: GRPCServer.handBackLimit, into: &calls) {
+            // In arrival order, then chained so that they are sent in that order too.
+            for call in calls { prepare(call) }
             var head: UnsafeMutablePointer<warden_call>?
             for call in calls.reversed() {
-                prepare(call)
                 call.pointee.next_prepared = head
                 head = call
             }

@@ -4,11 +4,11 @@ internal import CGRPCCore
 import Glibc
 #endif
 
-/// Calls handed from the completion-queue threads to helper threads. A queue thread that
-/// finds a single call ready answers it itself, so a lone request never waits for a thread
-/// to wake; when several are ready at once (a burst, or load), it answers the first and
-/// hands the rest over here, where the next free helper takes each. A helper runs the
-/// handler and hands the prepared response back to the queue thread, which sends it.
+/// Calls handed from the completion-queue threads to helper threads. A queue thread
+/// answers a call as soon as it takes it, so a lone request never waits for a thread to
+/// wake; the calls that arrived meanwhile (a burst, or load) it hands over here, all but
+/// one, where the next free helper takes them. A helper runs the handler and hands the
+/// prepared response back to the queue thread, which sends it.
 final class CallSharing: @unchecked Sendable {
     // @unchecked: every field is read and written with `mutex` held.
     private var mutex = pthread_mutex_t()

@@ -196,35 +196,41 @@ public final class GRPCServer: @unchecked Sendable {
         }
     }
 
-    /// Waits for events on `cq` and answers new calls: a lone call here; when several are
-    /// ready at once and there are helper threads, the first here and the rest by helpers.
+    /// Waits for events on `cq` and answers new calls. A call is answered as soon as it is
+    /// taken, so a lone call never waits. Then, with helper threads, the queue thread
+    /// gathers what arrived meanwhile without waiting, hands all but one to the helpers,
+    /// answers that one, and gathers again, until nothing more is ready.
     private func runQueue(_ cq: OpaquePointer) {
         var arrived: [UnsafeMutablePointer<warden_call>] = []
         arrived.reserveCapacity(GRPCServer.gatherLimit)
+        var gathering = false
         while true {
-            var event = grpc_completion_queue_next(cq, warden_infinite(), nil)
-            while true {
-                switch event.type {
-                case GRPC_QUEUE_SHUTDOWN:
-                    for call in arrived { answer(call) }
-                    return
-                case GRPC_OP_COMPLETE:
-                    if let tag = event.tag, let call = accept(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) {
-                        arrived.append(call)
-                    }
-                default:
-                    break
+            let event = grpc_completion_queue_next(cq, gathering ? warden_now_or_never() : warden_infinite(), nil)
+            switch event.type {
+            case GRPC_QUEUE_SHUTDOWN:
+                for call in arrived { answer(call) }
+                return
+            case GRPC_OP_COMPLETE:
+                guard let tag = event.tag, let call = accept(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) else {
+                    continue
                 }
-                // Gather whatever else is ready, without waiting, after a new call.
-                guard sharing != nil, event.type == GRPC_OP_COMPLETE, !arrived.isEmpty, arrived.count < GRPCServer.gatherLimit else { break }
-                event = grpc_completion_queue_next(cq, warden_now_or_never(), nil)
+                if !gathering {
+                    answer(call)
+                    gathering = sharing != nil
+                    continue
+                }
+                arrived.append(call)
+                if arrived.count < GRPCServer.gatherLimit { continue }
+            default:
+                break  // GRPC_QUEUE_TIMEOUT while gathering: nothing more is ready now
             }
-            guard let first = arrived.first else { continue }
-            // The rest go to the helpers; this thread answers the first and goes back to
-            // reading the network, where its time is worth more than in a handler.
-            if let sharing, arrived.count > 1 { sharing.handOver(arrived.dropFirst()) }
-            answer(first)
+            guard let sharing, let first = arrived.first else {
+                gathering = false
+                continue
+            }
+            if arrived.count > 1 { sharing.handOver(arrived.dropFirst()) }
             arrived.removeAll(keepingCapacity: true)
+            answer(first)
         }
     }
 

@@ -84,7 +84,8 @@ public final class GRPCServer: @unchecked Sendable {
     private var threads: [pthread_t] = []
     private var helpers: [pthread_t] = []
     private let sharing: CallSharing?
-    /// The most calls a queue thread gathers before answering them.
+    /// The most events a queue thread takes, without waiting, before it answers the calls
+    /// among them: a steady stream of completions cannot keep new calls waiting.
     private static let gatherLimit = 64
     /// The most answers a helper prepares before handing them back together: fewer
     /// wake-ups of the queue thread under load, at most seven answers' delay for the first.
@@ -204,6 +205,7 @@ public final class GRPCServer: @unchecked Sendable {
         var arrived: [UnsafeMutablePointer<warden_call>] = []
         arrived.reserveCapacity(GRPCServer.gatherLimit)
         var gathering = false
+        var looked = 0  // events taken while gathering: a round ends after gatherLimit
         while true {
             let event = grpc_completion_queue_next(cq, gathering ? warden_now_or_never() : warden_infinite(), nil)
             switch event.type {
@@ -211,19 +213,20 @@ public final class GRPCServer: @unchecked Sendable {
                 for call in arrived { answer(call) }
                 return
             case GRPC_OP_COMPLETE:
-                guard let tag = event.tag, let call = accept(tag.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) else {
-                    continue
-                }
+                let call = event.tag.flatMap { accept($0.assumingMemoryBound(to: warden_call.self), success: event.success != 0, cq: cq) }
                 if !gathering {
+                    guard let call else { continue }
                     answer(call)
                     gathering = sharing != nil
                     continue
                 }
-                arrived.append(call)
-                if arrived.count < GRPCServer.gatherLimit { continue }
+                if let call { arrived.append(call) }
+                looked += 1
+                if looked < GRPCServer.gatherLimit { continue }
             default:
                 break  // GRPC_QUEUE_TIMEOUT while gathering: nothing more is ready now
             }
+            looked = 0
             guard let sharing, let first = arrived.first else {
                 gathering = false
                 continue

@@ -67,7 +67,14 @@ final class CallSharing: @unchecked Sendable {
         if next == calls.count {
             calls.removeAll(keepingCapacity: true)
             next = 0
+        } else if next >= CallSharing.compactAfter {
+            // Under steady load the list may never run empty: drop what was taken, so
+            // that it stays as long as the calls waiting, not as all calls ever shared.
+            calls.removeFirst(next)
+            next = 0
         }
         return call
     }
+
+    private static let compactAfter = 256
 }

@@ -24,9 +24,13 @@ public struct WardenConfig: Sendable {
     public var maxEvalSteps = 1_000_000
     /// gRPC completion-queue threads.
     public var threads = 1
+    public static let threadsRange = 1...64
     /// Threads that help answer Checks when several arrive at once; a lone Check is
     /// answered by the queue thread that received it. One fewer than the CPUs by default.
     public var helperThreads = GRPCServerOptions.defaultHelperThreads
+    public static let helperThreadsRange = 0...64
+    /// "from 1 to 64": how every range check in this file words its bounds.
+    static func describe(_ range: ClosedRange<Int>) -> String { "from \(range.lowerBound) to \(range.upperBound)" }
     /// One log line per decision.
     public var logDecisions = true
     public var logLevel: EventLog.Level = .info
@@ -111,8 +115,8 @@ public struct WardenConfig: Sendable {
                     switch x.key {
                     case .string("address"): listen = try string(x.value, "listen.address", file)
                     case .string("unix_socket"): unixSocket = try string(x.value, "listen.unix_socket", file)
-                    case .string("threads"): threads = try int(x.value, "listen.threads", file, 1...64)
-                    case .string("helper_threads"): helperThreads = try int(x.value, "listen.helper_threads", file, 0...64)
+                    case .string("threads"): threads = try int(x.value, "listen.threads", file, WardenConfig.threadsRange)
+                    case .string("helper_threads"): helperThreads = try int(x.value, "listen.helper_threads", file, WardenConfig.helperThreadsRange)
                     case .string("max_request_bytes"): maxRequestBytes = try int(x.value, "listen.max_request_bytes", file, 1024...(1 << 30))
                     default: throw unknown("listen.\(x.key.regoText)", file)
                     }
@@ -210,11 +214,15 @@ public struct WardenConfig: Sendable {
         if let v = env["WARDEN_PATHS"] { paths = v.split(separator: ",").map(String.init) }
         if let v = env["WARDEN_DECISION"] { decision = v }
         if let v = env["WARDEN_THREADS"] {
-            guard let n = Int(v), (1...64).contains(n) else { throw ConfigError(description: "WARDEN_THREADS must be a number from 1 to 64, got \(v)") }
+            guard let n = Int(v), WardenConfig.threadsRange.contains(n) else {
+                throw ConfigError(description: "WARDEN_THREADS must be a number \(WardenConfig.describe(WardenConfig.threadsRange)), got \(v)")
+            }
             threads = n
         }
         if let v = env["WARDEN_HELPER_THREADS"] {
-            guard let n = Int(v), (0...64).contains(n) else { throw ConfigError(description: "WARDEN_HELPER_THREADS must be a number from 0 to 64, got \(v)") }
+            guard let n = Int(v), WardenConfig.helperThreadsRange.contains(n) else {
+                throw ConfigError(description: "WARDEN_HELPER_THREADS must be a number \(WardenConfig.describe(WardenConfig.helperThreadsRange)), got \(v)")
+            }
             helperThreads = n
         }
         if let v = env["WARDEN_DATABASE_URL"] { databaseURL = v }
@@ -235,9 +243,11 @@ public struct WardenConfig: Sendable {
     public func validate() throws(ConfigError) {
         if listen.isEmpty && unixSocket.isEmpty { throw ConfigError(description: "nothing to listen on: set listen.address or listen.unix_socket") }
         if bundles.isEmpty && paths.isEmpty { throw ConfigError(description: "no policies: set policy.bundles or policy.paths (or --bundle)") }
-        if !(1...64).contains(threads) { throw ConfigError(description: "listen.threads (--threads) must be from 1 to 64, got \(threads)") }
-        if !(0...64).contains(helperThreads) {
-            throw ConfigError(description: "listen.helper_threads (--helper-threads) must be from 0 to 64, got \(helperThreads)")
+        if !WardenConfig.threadsRange.contains(threads) {
+            throw ConfigError(description: "listen.threads (--threads) must be \(WardenConfig.describe(WardenConfig.threadsRange)), got \(threads)")
+        }
+        if !WardenConfig.helperThreadsRange.contains(helperThreads) {
+            throw ConfigError(description: "listen.helper_threads (--helper-threads) must be \(WardenConfig.describe(WardenConfig.helperThreadsRange)), got \(helperThreads)")
         }
         if identityEnforced && databaseURL.isEmpty {
             throw ConfigError(description: """
@@ -274,7 +284,7 @@ public struct WardenConfig: Sendable {
 
     func int(_ v: Value, _ path: String, _ file: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard case .number(let n) = v, n.isInteger, let i = n.intValue, range.contains(i) else {
-            throw ConfigError(description: "\(file): \(path) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(v.regoText)")
+            throw ConfigError(description: "\(file): \(path) must be a whole number \(WardenConfig.describe(range)), got \(v.regoText)")
         }
         return i
     }

@@ -192,6 +192,7 @@ struct ServeCommand: ParsableCommand {
         log.info("serving", [
             "addresses": .array(addresses.map { .string($0) }), "decision": .string(cfg.decision),
             "revision": .string(store.loaded.revision), "pid": .int(Int(getpid())),
+            "threads": .int(cfg.threads), "helper_threads": .int(cfg.helperThreads),
         ])
         while true {
             var sig: Int32 = 0

@@ -15,7 +15,7 @@ stage=${1:-pipeline}
 n=${2:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.build/release/bench-check"
-[ -x "$bin" ] || { echo "build first: swift build -c release --product bench-check" >&2; exit 2; }
+[ -x "$bin" ] || { echo "build first: make build (or swift build -c release --static-swift-stdlib --product bench-check)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -174,12 +174,13 @@ def background_cpu(pg, warden_pid):
 
 class ControlLoad:
     """The control arm: an unrelated process that burns `fraction` of one CPU in bursts
-    every 100 ms, the shipper's cadence. Run beside Warden with its log off, it shows what
+    every 10 ms, the shipper's cadence at the one-connection rate (it looks every 10 ms and
+    ships what has gathered). Run beside Warden with its log off, it shows what
     the same amount of background CPU does to Check latency on this machine, whoever
     spends it."""
 
     CODE = ("import sys, time\n"
-            "busy, period = float(sys.argv[1]), 0.1\n"
+            "busy, period = float(sys.argv[1]), 0.01\n"
             "while True:\n"
             "    start = time.perf_counter()\n"
             "    while time.perf_counter() - start < busy * period: pass\n"

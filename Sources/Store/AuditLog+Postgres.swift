@@ -99,7 +99,7 @@ public struct PostgresAuditLog {
                     SELECT seq, encode(row_hash, 'hex') AS row_hash, checkpoint_seq,
                            floor(extract(epoch FROM checkpoint_at))::bigint AS checkpoint_at
                     FROM warden_audit_head FOR UPDATE
-                    """).rows.first,
+                    """, prepared: true).rows.first,
                     var seq = head["seq"].flatMap({ Int64($0) }), var hash = head["row_hash"].flatMap({ Hex.decode($0) }) else {
                     throw StoreError("the audit chain head is missing: run `warden db migrate`")
                 }
@@ -108,9 +108,10 @@ public struct PostgresAuditLog {
                 var rows = ChainedCopyRows(after: seq, hash: hash, capacity: ChainedCopyRows.capacity(for: lines))
                 var skipped: [Int] = []
                 for (i, line) in lines.enumerated() where !rows.add(spoolLine: line) { skipped.append(i) }
-                if rows.count > 0 { try db.copyIn(ChainedCopyRows.statement, rows.copyData) }
                 seq = rows.seq
                 hash = rows.hash
+                let added = rows.count
+                if added > 0 { try db.copyIn(ChainedCopyRows.statement, rows.copyData()) }
                 var newCheckpointSeq = checkpointSeq, newCheckpointAt = checkpointAt
                 if seq > checkpointSeq && (seq - checkpointSeq >= checkpoints.everyRows || now - checkpointAt >= checkpoints.everySeconds) {
                     let signature: [UInt8]
@@ -128,12 +129,12 @@ public struct PostgresAuditLog {
                 try db.execute("""
                     UPDATE warden_audit_head SET seq = \(seq), row_hash = \("\\x" + Hex.encode(hash))::bytea,
                            checkpoint_seq = \(newCheckpointSeq), checkpoint_at = to_timestamp(\(newCheckpointAt))
-                    """)
+                    """, prepared: true)
                 try db.execute("""
                     INSERT INTO warden_audit_spool_progress (warden, segment, "offset") VALUES (\(signer.warden), \(position.segment), \(position.offset))
                     ON CONFLICT (warden) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset", updated_at = now()
-                    """)
-                return Appended(lastSeq: seq, rows: rows.count, skipped: skipped)
+                    """, prepared: true)
+                return Appended(lastSeq: seq, rows: added, skipped: skipped)
             }
         } catch let e as StoreError {
             throw e

@@ -35,7 +35,13 @@ struct ChainedCopyRows {
     }
 
     /// What COPY is sent: the header, the rows, the trailer. Empty when no row was added.
-    var copyData: [UInt8] { count == 0 ? [] : data + [0xFF, 0xFF] }
+    /// Consumes the rows: the trailer is appended in place, without copying a shipment that
+    /// can be megabytes (its fresh pages were a sixth of the shipper's time).
+    consuming func copyData() -> [UInt8] {
+        guard count > 0 else { return [] }
+        data += [0xFF, 0xFF]
+        return data
+    }
 
     /// Adds one spool line; false, adding nothing, when it is not a decision record.
     mutating func add(spoolLine line: ArraySlice<UInt8>) -> Bool {

@@ -9,7 +9,8 @@ CONFIG       ?= release
 # are direct instead of through the PLT, and a Check that runs with cold caches (one
 # connection, where Envoy and the load generator run between two Checks) touches fewer
 # cache lines and pages: 42-48 µs instead of 53-63 µs in-process (bench-check's cold figure).
-# The binaries are larger (about 95 MB for warden) and need no Swift installed to run.
+# The binaries are larger (about 95 MB for warden) and need no Swift installed to run. The
+# linker's warnings about `mktemp' come from Foundation's static library, not from Warden.
 SWIFT_BUILD_FLAGS ?= $(if $(filter release,$(CONFIG)),--static-swift-stdlib)
 BUILD_DIR    := .build/$(CONFIG)
 WARDEN       := $(BUILD_DIR)/warden

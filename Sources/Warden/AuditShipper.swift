@@ -36,13 +36,13 @@ public final class AuditShipper: Sendable {
     /// records; at most `pollMicros` pass between looks) or `gatherSeconds` pass, whichever
     /// comes first: the table trails the spool by at most that long. Small shipments keep
     /// PostgreSQL's bursts short, which is what the Check path's p99 feels on a shared
-    /// machine. Through Envoy at one connection, the p99 with the log on / off was 2.0x and
-    /// 1.2x with 32 KiB shipments where 128 KiB gave 3.3x and 1.4x in the same runs, and
-    /// 5.2x with 1 MiB where 128 KiB gave 2.9x (medians of 8 alternating rounds), though larger shipments cost
-    /// PostgreSQL less CPU per row (16-20 µs at 1 MiB, 26-29 µs at 128 KiB, 35-45 µs at
-    /// 32 KiB: a shipment is a transaction of five statements besides the COPY). When
-    /// PostgreSQL falls behind, a shipment takes whatever has gathered, up to
-    /// `batchRecords`, so shipments grow with the load.
+    /// machine. Through Envoy at one connection, the p99 with the log on / off was 2.0x
+    /// and 1.2x with 32 KiB shipments where 128 KiB gave 3.3x and 1.4x in the same runs,
+    /// and 5.2x with 1 MiB where 128 KiB gave 2.9x (medians of 8 alternating rounds),
+    /// though larger shipments cost PostgreSQL less CPU per row (16-20 µs at 1 MiB, 26-29
+    /// µs at 128 KiB, 35-46 µs at 32 KiB: a shipment is a transaction of five statements
+    /// besides the COPY). When PostgreSQL falls behind, a shipment takes whatever has
+    /// gathered, up to `batchRecords`, so shipments grow with the load.
     static let shipmentBytes = 32 << 10
     static let gatherSeconds = 0.1
     static let pollMicros: UInt32 = 10_000

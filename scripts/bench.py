@@ -402,7 +402,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5, help="per wrk run")
     ap.add_argument("--checks", type=int, default=200_000, help="direct Checks per throughput run")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds of the serve path's arms, measured in turn (a median of 5 is not moved by one round on a noisy stretch of this shared VM)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of the serve path's arms, measured in turn (one round on a noisy stretch of this shared VM cannot decide a median of 5)")
     ap.add_argument("--memory-checks", type=int, default=1_000_000, help="Checks over which RSS is sampled")
     ap.add_argument("--audit-checks", type=int, default=100_000, help="Checks at full rate for the decision log")
     ap.add_argument("--only", choices=["serve", "audit", "identity"], help="run one part")

@@ -213,30 +213,32 @@ public struct WardenConfig: Sendable {
         if let v = env["WARDEN_BUNDLES"] { bundles = v.split(separator: ",").map(String.init) }
         if let v = env["WARDEN_PATHS"] { paths = v.split(separator: ",").map(String.init) }
         if let v = env["WARDEN_DECISION"] { decision = v }
-        if let v = env["WARDEN_THREADS"] {
-            guard let n = Int(v), WardenConfig.threadsRange.contains(n) else {
-                throw ConfigError(description: "WARDEN_THREADS must be a number \(WardenConfig.describe(WardenConfig.threadsRange)), got \(v)")
-            }
-            threads = n
-        }
+        if let v = env["WARDEN_THREADS"] { threads = try WardenConfig.environmentCount("WARDEN_THREADS", v, WardenConfig.threadsRange) }
         if let v = env["WARDEN_HELPER_THREADS"] {
-            guard let n = Int(v), WardenConfig.helperThreadsRange.contains(n) else {
-                throw ConfigError(description: "WARDEN_HELPER_THREADS must be a number \(WardenConfig.describe(WardenConfig.helperThreadsRange)), got \(v)")
-            }
-            helperThreads = n
+            helperThreads = try WardenConfig.environmentCount("WARDEN_HELPER_THREADS", v, WardenConfig.helperThreadsRange)
         }
         if let v = env["WARDEN_DATABASE_URL"] { databaseURL = v }
         if let v = env["WARDEN_IDENTITY"] { identityEnforced = try identityMode(v, "WARDEN_IDENTITY") }
         if let v = env["WARDEN_POLICY_MODE"] { shadowMode = try policyMode(v, "WARDEN_POLICY_MODE") }
-        if let v = env["WARDEN_AUDIT"] {
-            guard let b = ["true": true, "false": false, "1": true, "0": false][v] else { throw ConfigError(description: "WARDEN_AUDIT must be true or false, got \(v)") }
-            auditEnabled = b
-        }
+        if let v = env["WARDEN_AUDIT"] { auditEnabled = try WardenConfig.environmentBool("WARDEN_AUDIT", v) }
         if let v = env["WARDEN_AUDIT_SPOOL_DIR"] { auditSpoolDirectory = v }
-        if let v = env["WARDEN_LOG_DECISIONS"] {
-            guard let b = ["true": true, "false": false, "1": true, "0": false][v] else { throw ConfigError(description: "WARDEN_LOG_DECISIONS must be true or false, got \(v)") }
-            logDecisions = b
+        if let v = env["WARDEN_LOG_DECISIONS"] { logDecisions = try WardenConfig.environmentBool("WARDEN_LOG_DECISIONS", v) }
+    }
+
+    /// A whole number in `range` from environment variable `name`, or an error naming it.
+    static func environmentCount(_ name: String, _ value: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let n = Int(value), range.contains(n) else {
+            throw ConfigError(description: "\(name) must be a number \(describe(range)), got \(value)")
         }
+        return n
+    }
+
+    /// true/false (or 1/0) from environment variable `name`, or an error naming it.
+    static func environmentBool(_ name: String, _ value: String) throws(ConfigError) -> Bool {
+        guard let b = ["true": true, "false": false, "1": true, "0": false][value] else {
+            throw ConfigError(description: "\(name) must be true or false, got \(value)")
+        }
+        return b
     }
 
     /// Checks what can be checked before serving.

@@ -11,8 +11,9 @@
 wrk at 1 and 16 connections through Envoy (requests/s, p50, p99); h2load straight at the
 gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b) and (c) with the log off run
 side by side and are measured in turn for --rounds rounds, and each ratio is the median of
-the rounds' own ratios. Warden's resident memory sampled
-over a long h2load run. The decision log: latency with it on vs off and, as a control,
+the rounds' own ratios; at 16 connections, Envoy's and the authorizer's CPU per request
+too. Warden's resident memory sampled over a long h2load run, after the allocator's
+warm-up. The decision log: latency with it on vs off and, as a control,
 off beside an unrelated process that burns the CPU the log's background work used; rows
 shipped per second at full Check rate; Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
 with a cached token vs identity off, and cold Ed25519 token verifications/s against
@@ -84,6 +85,13 @@ def h2load(port, body, n, clients=2, streams=64):
     rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
     ok = int(re.search(r"(\d+) succeeded", out).group(1))
     return {"rps": rps, "succeeded": ok}
+
+
+def process_cpu_seconds(pid):
+    """User and system CPU a process has used so far, all its threads (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid):
@@ -404,6 +412,7 @@ def main():
     ap.add_argument("--checks", type=int, default=200_000, help="direct Checks per throughput run")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of the serve path's arms, measured in turn (one round on a noisy stretch of this shared VM cannot decide a median of 5)")
     ap.add_argument("--memory-checks", type=int, default=1_000_000, help="Checks over which RSS is sampled")
+    ap.add_argument("--memory-warmup", type=int, default=1_500_000, help="Checks before RSS is sampled (the allocator's warm-up)")
     ap.add_argument("--audit-checks", type=int, default=100_000, help="Checks at full rate for the decision log")
     ap.add_argument("--only", choices=["serve", "audit", "identity"], help="run one part")
     a = ap.parse_args()
@@ -452,10 +461,20 @@ def run(a, pg):
         for _, port in envoys:
             wrk(port, 1, 1)  # warm up
         rounds = [[None] * 3 for _ in range(a.rounds)]
+        servers = [None, allow, warden]
         for r in range(a.rounds):
             for i in (range(3) if r % 2 == 0 else reversed(range(3))):
-                port = envoys[i][1]
-                rounds[r][i] = (wrk(port, 1, a.seconds), wrk(port, 16, a.seconds))
+                envoy, port = envoys[i]
+                one = wrk(port, 1, a.seconds)
+                # CPU per request at 16 connections, of Envoy and of the authorizer: what
+                # the 16-connection latency is made of when the CPUs are saturated.
+                pids = [envoy.proc.pid] + ([servers[i].proc.pid] if servers[i] else [])
+                before = [process_cpu_seconds(pid) for pid in pids]
+                sixteen = wrk(port, 16, a.seconds)
+                used = [process_cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+                requests = max(1.0, sixteen["rps"] * a.seconds)
+                sixteen["cpu_us"] = [1e6 * u / requests for u in used]
+                rounds[r][i] = (one, sixteen)
         direct = []
         h2load(allow_port, body, 20_000)
         h2load(warden_port, body, 20_000)
@@ -480,6 +499,11 @@ def run(a, pg):
               f" | 16 conns: {r16['rps']:8.0f} req/s  p50 {r16['p50']:.3f} ms  p99 {r16['p99']:.3f} ms"
               + (f"  ({errors} non-2xx)" if errors else ""))
 
+    cpu = [[median([rounds[r][i][1]["cpu_us"][k] for r in range(a.rounds)]) for k in range(len(rounds[0][i][1]["cpu_us"]))]
+           for i in range(3)]
+    print(f"  CPU per request at 16 conns (µs, medians): Envoy {cpu[0][0]:.0f} / {cpu[1][0]:.0f} / {cpu[2][0]:.0f} in (a) / (b) / (c);"
+          f" always-allow server {cpu[1][1]:.0f}, Warden {cpu[2][1]:.0f}")
+
     # The same with the decision log on, beside it (issue 5 measures what the log adds on its
     # own terms, below).
     spool_root = tempfile.mkdtemp(prefix="bench-spool-")
@@ -494,8 +518,12 @@ def run(a, pg):
     warden = h.start_warden(warden_port, warden_args(pg, None))
     try:
         h2load(warden_port, body, 20_000)
-        rss_start = rss_kb(warden.proc.pid)
-        samples = [rss_start]
+        rss_fresh = rss_kb(warden.proc.pid)
+        # The C allocator's arenas and free lists settle over the first million and a half
+        # Checks (a 6M-Check run rose 36.0 -> 37.4 MiB by 1.5M and then stayed within
+        # 37.0-38.0 MiB): growth is measured after that, over the next million.
+        h2load(warden_port, body, a.memory_warmup)
+        samples = [rss_kb(warden.proc.pid)]
         step = max(1, a.memory_checks // 4)
         for _ in range(4):
             h2load(warden_port, body, step)
@@ -523,7 +551,8 @@ def run(a, pg):
     print(f"  (b) always-allow server: {median([d['allow']['rps'] for d in direct]):9.0f} Checks/s")
     print(f"  (c) Warden:              {median([d['warden']['rps'] for d in direct]):9.0f} Checks/s"
           f"   ({sum(d['warden']['succeeded'] for d in direct)} of {a.rounds * a.checks} answered)")
-    print(f"resident memory of Warden over {a.memory_checks:,} Checks (MiB): " + " → ".join(f"{s / 1024:.1f}" for s in samples))
+    print(f"resident memory of Warden (MiB): {rss_fresh / 1024:.1f} after 20,000 Checks, {samples[0] / 1024:.1f} after "
+          f"{a.memory_warmup:,} more, then over {a.memory_checks:,} Checks: " + " → ".join(f"{s / 1024:.1f}" for s in samples))
     print("ratios (targets from issue 3):")
     for conns, name in ((0, "1 conn"), (1, "16 conns")):
         print(f"  {name:>8}: Warden's added latency / always-allow's added latency:")
@@ -531,7 +560,7 @@ def run(a, pg):
         print(f"            p99 {summary(added_ratio(conns, 'p99'), 1.5, '<=')}")
     print(f"  direct Check throughput, Warden / always-allow: "
           f"{summary([d['warden']['rps'] / d['allow']['rps'] for d in direct], 0.6, '>=')}")
-    growth = (samples[-1] - samples[1]) / 1024
+    growth = (samples[-1] - samples[0]) / 1024
     print(f"  resident memory growth after warm-up: {growth:+.1f} MiB (target: flat)")
     stages_bench()
 

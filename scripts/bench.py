@@ -418,6 +418,8 @@ def main():
     a = ap.parse_args()
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if a.memory_warmup < 0 or a.memory_checks < 4:
+        ap.error("--memory-warmup must be at least 0 and --memory-checks at least 4")
 
     # The agent registry and a token, as an operator would make them.
     pg = h.Postgres().start()
@@ -522,7 +524,8 @@ def run(a, pg):
         # The C allocator's arenas and free lists settle over the first million and a half
         # Checks (a 6M-Check run rose 36.0 -> 37.4 MiB by 1.5M and then stayed within
         # 37.0-38.0 MiB): growth is measured after that, over the next million.
-        h2load(warden_port, body, a.memory_warmup)
+        if a.memory_warmup:
+            h2load(warden_port, body, a.memory_warmup)
         samples = [rss_kb(warden.proc.pid)]
         step = max(1, a.memory_checks // 4)
         for _ in range(4):

@@ -88,7 +88,10 @@ def h2load(port, body, n, clients=2, streams=64):
 
 
 def process_cpu_seconds(pid):
-    """User and system CPU a process has used so far, all its threads (/proc/PID/stat)."""
+    """User and system CPU a process has used so far, all its threads, exited ones included
+    (/proc/PID/stat). `cpu_seconds` below reads one thread's schedstat, finer but per
+    thread: right for PostgreSQL's single-threaded backends and the shipper thread, not
+    for Envoy or the gRPC servers."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -418,8 +421,10 @@ def main():
     a = ap.parse_args()
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
-    if a.memory_warmup < 0 or a.memory_checks < 4:
-        ap.error("--memory-warmup must be at least 0 and --memory-checks at least 4")
+    if a.memory_warmup < 0:
+        ap.error(f"--memory-warmup must be at least 0, got {a.memory_warmup}")
+    if a.memory_checks < 4:
+        ap.error(f"--memory-checks must be at least 4 (RSS is sampled after each quarter), got {a.memory_checks}")
 
     # The agent registry and a token, as an operator would make them.
     pg = h.Postgres().start()

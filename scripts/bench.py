@@ -8,8 +8,9 @@
       agent registry comes from PostgreSQL; the decision log off (issue 3's serve path),
       then on (shown beside it; issue 5's ratios measure the log on its own terms)
 
-wrk at 1 and 16 connections through Envoy (requests/s, p50, p99); h2load straight at the
-gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b) and (c) with the log off run
+First, how much the machine's two vCPUs slow each other (a CPU-bound loop on one, with the
+other idle and then busy). Then wrk at 1 and 16 connections through Envoy (requests/s,
+p50, p99); h2load straight at the gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b) and (c) with the log off run
 side by side and are measured in turn for --rounds rounds, and each ratio is the median of
 the rounds' own ratios; at 16 connections, Envoy's and the authorizer's CPU per request
 too. Warden's resident memory sampled over a long h2load run, after the allocator's
@@ -95,6 +96,37 @@ def process_cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# A CPU-bound loop, pinned to CPU 0, that prints how long it took.
+SIBLING_PROBE = ("import os, time\nos.sched_setaffinity(0, {0})\nt = time.perf_counter()\nx = 0\n"
+                 "for i in range(2_000_000): x += i * i\nprint(time.perf_counter() - t)")
+
+
+def sibling_slowdown(rounds=3):
+    """How much longer a CPU-bound loop on CPU 0 takes while another process keeps CPU 1
+    busy (median of `rounds` idle/busy pairs), or None on one CPU. On this VM it has been
+    0.95x to 1.7x: when above 1, any process's CPU time slows the others, so at 16
+    connections an authorizer's CPU per Check slows Envoy's worker too."""
+    if (os.cpu_count() or 1) < 2:
+        return None
+
+    def probe():
+        return min(float(subprocess.run([sys.executable, "-c", SIBLING_PROBE], capture_output=True,
+                                        text=True, check=True).stdout) for _ in range(3))
+
+    ratios = []
+    for _ in range(rounds):
+        idle = probe()
+        burner = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.2)
+            busy = probe()
+        finally:
+            burner.kill()
+            burner.wait()
+        ratios.append(busy / idle)
+    return median(ratios)
 
 
 def rss_kb(pid):
@@ -443,6 +475,10 @@ def run(a, pg):
     framed_check_request(body, token)
 
     print(f"make bench: loopback, 2 cores, wrk {a.seconds}s per run, Envoy 1.40 with one worker")
+    slowdown = sibling_slowdown()
+    if slowdown is not None:
+        print(f"  this machine: a CPU-bound loop on CPU 0 takes {slowdown:.2f}x as long while CPU 1 is busy "
+              "(above 1, the vCPUs contend on the host and every process's CPU time here slows the others)")
     if a.only == "audit":
         return audit_bench(a, pg, body, tempfile.mkdtemp(prefix="bench-spool-"))
     if a.only == "identity":

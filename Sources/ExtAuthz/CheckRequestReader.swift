@@ -16,8 +16,8 @@ import Glibc
 /// messages (`EnvoyProto`) stay the reference: the tests decode every golden request both
 /// ways and compare.
 public struct ParsedCheck: Sendable {
-    /// OPA-Envoy's input document without `input.agent`.
-    public let document: RegoObject
+    /// OPA-Envoy's input document; without `input.agent` unless `attachAgent` added it.
+    public private(set) var document: RegoObject
     public let method: String
     public let path: String
     public let host: String
@@ -57,6 +57,14 @@ public struct ParsedCheck: Sendable {
         var doc = document
         doc["agent"] = agent
         return .object(doc)
+    }
+
+    /// `input(agent:)` for the serve path: adds the agent to this Check's own document in
+    /// place (the reader leaves room for it) and returns the input, so that a Check does
+    /// not copy the document to add one member.
+    public mutating func attachAgent(_ agent: Value?) -> Value {
+        if let agent { document["agent"] = agent }
+        return .object(document)
     }
 }
 
@@ -371,7 +379,7 @@ struct AttributesBuilder: MessageBuilder {
         let headers = parts.contains(.headers) ? http?.headers.object(in: base) : nil
         // Fields in key order, so the objects need no sorting; a member no policy reads is
         // left out (its fields were still read and checked).
-        var document = FieldList(capacity: 6)
+        var document = FieldList(capacity: 7)  // six members, and room for `agent` (attachAgent)
         if parts.contains(.attributes) {
             var attrs = FieldList(capacity: 7)
             if !contextExtensions.isEmpty && parts.contains(.contextExtensions) { attrs.add("contextExtensions", .object(contextExtensions.build())) }

@@ -12,7 +12,9 @@ import Rego
 extension EnvoyDecision {
     /// The serialized `envoy.service.auth.v3.CheckResponse` for a decision.
     public static func responseBytes(_ d: Decision, decisionID: String) -> [UInt8] {
-        var w = WireWriter(capacity: 256 + (d.body?.utf8.count ?? 0))
+        // Room for a typical answer (about 250 bytes with two headers, the decision id and
+        // its metadata) and for the length bytes that nested messages over 127 bytes move it by.
+        var w = WireWriter(capacity: 512 + (d.body?.utf8.count ?? 0))
         if d.allowed {
             w.message(1) { _ in }  // google.rpc.Status with code OK: present, empty
             w.message(3) { w in    // ok_response

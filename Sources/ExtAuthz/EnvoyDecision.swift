@@ -122,6 +122,7 @@ public enum EnvoyDecision {
     static func headerList(_ v: Value, _ field: String) throws(MalformedDecision) -> [(String, String)] {
         guard case .object(let o) = v else { throw MalformedDecision(description: "\"\(field)\" must be an object, got \(v.typeName)") }
         var out: [(String, String)] = []
+        out.reserveCapacity(o.count)
         for e in o.entries {
             guard case .string(let k) = e.key else { throw MalformedDecision(description: "\"\(field)\" keys must be strings") }
             switch e.value {
@@ -146,6 +147,7 @@ public enum EnvoyDecision {
         default: throw MalformedDecision(description: "\"\(field)\" must be an array of strings, got \(v.typeName)")
         }
         var out: [String] = []
+        out.reserveCapacity(items.count)
         for x in items {
             guard case .string(let s) = x else { throw MalformedDecision(description: "\"\(field)\" must hold strings") }
             out.append(s)

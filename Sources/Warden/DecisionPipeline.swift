@@ -123,7 +123,7 @@ public final class DecisionPipeline: Sendable {
         let loaded = store.loaded
         let deciding = Deciding(loaded, at: decisionPath)
         let shadows = shadowBundles.isEmpty ? [] : shadowBundles.map { (name: $0.name, deciding: Deciding($0.store.loaded, at: decisionPath)) }
-        let request: ParsedCheck
+        var request: ParsedCheck
         do {
             request = try EnvoyInput.parse(bytes, building: inputParts(deciding, shadows))
         } catch {
@@ -153,7 +153,7 @@ public final class DecisionPipeline: Sendable {
                 trail.admitted = admitted
             }
         }
-        let input = request.input(agent: agent)
+        let input = request.attachAgent(agent)
         trail.policy = loaded
         let evalStart = DecisionPipeline.monotonicMicros()
         let answer: Decision

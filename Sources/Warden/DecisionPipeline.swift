@@ -336,6 +336,8 @@ public final class DecisionPipeline: Sendable {
             }
             if let r = trail.refusal {
                 if let agent = r.agentID { fields["agent"] = .string(agent) }
+                if let owner = r.owner { fields["owner"] = .string(owner) }
+                if let jti = r.jti { fields["jti"] = .string(jti) }
                 fields["identity_error"] = .string(r.code)
                 fields["reason"] = .string(r.reason)
             }
@@ -385,9 +387,9 @@ public final class DecisionPipeline: Sendable {
             let mask = policyMask.isEmpty ? audit.mask : audit.mask.adding(policyMask)
             w.write(input, omitting: mask, written: trail.admitted.map { ("agent", $0.agentJSON) })
         }
-        string("jti", trail.admitted?.token.jti)
+        string("jti", trail.admitted?.token.jti ?? trail.refusal?.jti)
         string("method", http?.method)
-        string("owner", trail.admitted?.record.owner?.contact)
+        string("owner", trail.admitted?.record.owner?.contact ?? trail.refusal?.owner)
         string("path", http?.path)
         string("policy_path", policyPath)
         w.field("reasons")
@@ -397,7 +399,7 @@ public final class DecisionPipeline: Sendable {
             w.field("shadow")
             w.write(.array(trail.shadow))
         }
-        string("tenant", trail.admitted?.record.tenant)
+        string("tenant", trail.admitted?.record.tenant ?? trail.refusal?.tenant)
         string("time", RFC3339.format(seconds: wallMicros / 1_000_000, nanos: wallMicros % 1_000_000 * 1000))
         int("time_us", wallMicros)
         string("tool", trail.tool)

@@ -83,6 +83,25 @@ struct IdentityGateTests {
         #expect(r.next.contains("warden agent revive"))
     }
 
+    /// The decision log ties a refused call to the agent's owner and the token used, from
+    /// the registry and the verified token, never from the claims of a token that failed.
+    @Test func aRefusalNamesTheRegisteredOwnerAndTheVerifiedToken() {
+        func refusal(_ agents: [AgentRecord], _ headers: [String: String]) -> IdentityRefusal? {
+            if case .refused(let r) = Self.gate(agents).authenticate(headers: headers, now: Fixture.now) { return r }
+            return nil
+        }
+        let killed = refusal([Self.agent { $0.status = .killed; $0.tenant = "acme" }], Self.bearer(Fixture.token()))
+        #expect(killed?.owner == "ana@example.com")
+        #expect(killed?.tenant == "acme")
+        #expect(killed?.jti == "j1")
+        let unknown = refusal([], Self.bearer(Fixture.token()))
+        #expect(unknown?.code == "agent_unknown")
+        #expect(unknown?.owner == nil && unknown?.jti == "j1")
+        let forged = refusal([Self.agent()], Self.bearer(TokenAttackTests.replacingSignature(Fixture.token()) { var s = $0; s[0] ^= 1; return s }))
+        #expect(forged?.code == "token_bad_signature")
+        #expect(forged?.owner == nil && forged?.tenant == nil && forged?.jti == nil)
+    }
+
     @Test func tokensFromBeforeAKillStayRefusedAfterTheRevive() {
         let gate = Self.gate([Self.agent()])
         let old = Fixture.token()

@@ -83,6 +83,30 @@ def test_a_thousand_decisions_all_have_their_rows_with_the_right_fields(logged):
     assert pg.sql("SELECT count(*) FROM warden_decision_log WHERE decision = 'deny' AND http_status = 403", url=url) == "100"
 
 
+def test_a_killed_agents_refused_call_is_recorded_with_its_owner_and_token(postgres, tmp_path):
+    url = postgres.create_database("audit_killed")
+    ident = h.Identity(url, tmp_path)
+    ident.register(AGENT)
+    token = ident.mint(AGENT)
+    with h.Stack(warden_args(url, tmp_path / "spool")) as s:
+        ident.agent("kill", AGENT, "--reason", "runaway loop")
+
+        refusals = []
+
+        def refused():
+            status, headers, _ = h.http(s.envoy_port, "GET", "/tools/search", {"authorization": f"Bearer {token}"})
+            if status == 403:
+                refusals.append(headers["x-warden-decision-id"])
+            return refusals
+        assert h.wait_for(refused), "the kill did not reach Warden"
+        decision = refusals[0]
+        assert h.wait_for(lambda: rows(postgres, url, f"decision_id = '{decision}'"))
+    row = rows(postgres, url, f"decision_id = '{decision}'")[0]
+    assert row["reasons"][0].startswith("agent_killed") and row["agent_id"] == AGENT
+    # From the registry and the verified token, so "who owned the agent that was refused" has an answer.
+    assert row["owner"] == "owner@example.com" and len(row["jti"]) == 32
+
+
 def test_reports_and_views(logged):
     pg, url = logged["pg"], logged["url"]
     assert pg.sql(f"SELECT sum(calls) FROM warden_report_activity WHERE agent_id = '{AGENT}'", url=url) == "900"

@@ -296,7 +296,7 @@ public final class DecisionPipeline: Sendable {
 
     // MARK: - Recording
 
-    func finish(_ answer: Decision, _ id: String, _ start: Int, _ wallMicros: Int,
+    func finish(_ answer: consuming Decision, _ id: String, _ start: Int, _ wallMicros: Int,
                 _ request: ParsedCheck?, _ input: Value?, _ trail: inout Trail) -> Outcome {
         let total = DecisionPipeline.monotonicMicros() - start
         let allowed = answer.allowed

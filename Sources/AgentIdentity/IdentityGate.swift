@@ -54,10 +54,10 @@ public struct IdentityRefusal: Sendable, Equatable {
     /// The registered agent's owner and tenant, from the registry (never from the token),
     /// when the token named a registered agent that was refused (killed, retired, expired,
     /// a revoked or mismatched token): the decision log ties the refused call to its owner.
-    public internal(set) var owner: String? = nil
-    public internal(set) var tenant: String? = nil
+    public let owner: String?
+    public let tenant: String?
     /// The id of a token whose signature verified, when the refusal came after that.
-    public internal(set) var jti: String? = nil
+    public let jti: String?
 }
 
 /// A verified agent allowed to act: its registry record, its token, and `input.agent`.
@@ -178,10 +178,10 @@ public final class IdentityGate: Sendable {
         // A key retired or removed after the token was cached.
         if let key = registry.keys[verified.kid], let retired = key.retiredAt, retired <= now {
             return .refused(refusal("token_key_retired", 401, "key \(verified.kid) was retired at \(RFC3339.format(seconds: Int(retired), nanos: 0))",
-                                    next: TokenAdvice.next(for: "token_key_retired"), verified.subject, nil, verified))
+                                    next: TokenAdvice.next(for: "token_key_retired"), verified.subject, token: verified))
         } else if registry.keys[verified.kid] == nil {
             return .refused(refusal("token_unknown_key", 401, "no key with kid \"\(verified.kid)\" is configured",
-                                    next: TokenAdvice.next(for: "token_unknown_key"), verified.subject, nil, verified))
+                                    next: TokenAdvice.next(for: "token_unknown_key"), verified.subject, token: verified))
         }
         let outcome = admit(verified, registry: registry, now: now)
         if case .admitted(let admitted) = outcome {
@@ -194,50 +194,50 @@ public final class IdentityGate: Sendable {
         let id = token.subject
         guard let entry = registry.agents[id] else {
             return .refused(refusal("agent_unknown", 403, "agent \"\(id)\" is not registered",
-                                    next: "register it with `warden agent register -f <manifest.yaml>`", id, nil, token))
+                                    next: "register it with `warden agent register -f <manifest.yaml>`", id, token: token))
         }
         let agent = entry.record
         guard let owner = agent.owner else {
             return .refused(refusal("agent_no_owner", 403, "agent \"\(id)\" has no human owner",
-                                    next: "name an owner in its manifest and register it again with `warden agent register -f <manifest.yaml>`", id, agent, token))
+                                    next: "name an owner in its manifest and register it again with `warden agent register -f <manifest.yaml>`", id, record: agent, token: token))
         }
         switch agent.status {
         case .retired:
             return .refused(refusal("agent_retired", 403, "agent \"\(id)\" is retired",
-                                    next: "a retired agent cannot act; register a new agent id if it is needed again", id, agent, token))
+                                    next: "a retired agent cannot act; register a new agent id if it is needed again", id, record: agent, token: token))
         case .killed:
             let why = agent.killedReason.map { ": \($0)" } ?? ""
             return .refused(refusal("agent_killed", 403, "agent \"\(id)\" was stopped by the kill switch\(why)",
-                                    next: "ask the platform team; once the cause is fixed, `warden agent revive \(id)` and mint a new token", id, agent, token))
+                                    next: "ask the platform team; once the cause is fixed, `warden agent revive \(id)` and mint a new token", id, record: agent, token: token))
         case .active:
             break
         }
         if now > agent.expiresAt {
             return .refused(refusal("agent_expired", 403,
                                     "agent \"\(id)\"'s access expired at \(RFC3339.format(seconds: Int(agent.expiresAt), nanos: 0)) (deprovisioned)",
-                                    next: "its owner \(owner.contact) can renew it: `warden agent renew \(id) --until <YYYY-MM-DD>`", id, agent, token))
+                                    next: "its owner \(owner.contact) can renew it: `warden agent renew \(id) --until <YYYY-MM-DD>`", id, record: agent, token: token))
         }
         if let after = agent.tokensValidAfter, token.issuedAt <= after {
             return .refused(refusal("token_revoked", 401,
                                     "the token was issued before agent \"\(id)\" was killed at \(RFC3339.format(seconds: Int(after), nanos: 0)); tokens from before a kill stay refused",
-                                    next: "mint a new token with `warden token mint --agent \(id)`", id, agent, token))
+                                    next: "mint a new token with `warden token mint --agent \(id)`", id, record: agent, token: token))
         }
         if let claimed = token.owner, claimed != owner.contact {
             return .refused(refusal("token_owner_mismatch", 401, "the token names owner \"\(claimed)\" but the registry's owner is \"\(owner.contact)\"",
-                                    next: "mint a new token with `warden token mint --agent \(id)`", id, agent, token))
+                                    next: "mint a new token with `warden token mint --agent \(id)`", id, record: agent, token: token))
         }
         if let claimed = token.tenant, claimed != agent.tenant {
             return .refused(refusal("token_tenant_mismatch", 403, "the token names tenant \"\(claimed)\" but the agent belongs to \(agent.tenant.map { "\"\($0)\"" } ?? "no tenant")",
-                                    next: "mint a new token with `warden token mint --agent \(id)`", id, agent, token))
+                                    next: "mint a new token with `warden token mint --agent \(id)`", id, record: agent, token: token))
         }
         if let scope = token.scope, let outside = scope.first(where: { !agent.tools.contains($0) }) {
             return .refused(refusal("token_scope_not_allowed", 403, "the token's scope \"\(outside)\" is not among agent \"\(id)\"'s registered tools",
-                                    next: "add it to the agent's manifest (tools) and register it again, or mint a token with a narrower --scope", id, agent, token))
+                                    next: "add it to the agent's manifest (tools) and register it again, or mint a token with a narrower --scope", id, record: agent, token: token))
         }
         if !rules.environment.isEmpty, !agent.environments.contains(rules.environment) {
             return .refused(refusal("agent_wrong_environment", 403,
                                     "agent \"\(id)\" may act in \(agent.environments.joined(separator: ", ")), not in \(rules.environment)",
-                                    next: "add \(rules.environment) to the agent's environments in its manifest and register it again", id, agent, token))
+                                    next: "add \(rules.environment) to the agent's environments in its manifest and register it again", id, record: agent, token: token))
         }
         var object = entry.regoObject
         object["token"] = token.regoValue
@@ -245,12 +245,9 @@ public final class IdentityGate: Sendable {
     }
 
     func refusal(_ code: String, _ status: Int, _ reason: String, next: String, _ agent: String?,
-                 _ record: AgentRecord? = nil, _ token: VerifiedToken? = nil) -> IdentityRefusal {
-        var r = IdentityRefusal(code: code, httpStatus: status, reason: reason, next: next, agentID: agent)
-        r.owner = record?.owner?.contact
-        r.tenant = record?.tenant
-        r.jti = token?.jti
-        return r
+                 record: AgentRecord? = nil, token: VerifiedToken? = nil) -> IdentityRefusal {
+        IdentityRefusal(code: code, httpStatus: status, reason: reason, next: next, agentID: agent,
+                        owner: record?.owner?.contact, tenant: record?.tenant, jti: token?.jti)
     }
 }
 

@@ -53,10 +53,8 @@ public struct ParsedCheck: Sendable {
 
     /// The input document, with the verified agent as `input.agent` when there is one.
     public func input(agent: Value?) -> Value {
-        guard let agent else { return .object(document) }
-        var doc = document
-        doc["agent"] = agent
-        return .object(doc)
+        var copy = self
+        return copy.attachAgent(agent)
     }
 
     /// `input(agent:)` for the serve path: adds the agent to this Check's own document in

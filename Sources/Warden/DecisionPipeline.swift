@@ -105,6 +105,12 @@ public final class DecisionPipeline: Sendable {
             guard let claimed = refusal?.agentID, (try? AgentManifest.validateID(claimed)) != nil else { return nil }
             return claimed
         }
+
+        /// Who owns the agent, its tenant and the token's id: from the admission, or from a
+        /// refusal that came after the registry lookup or the signature check.
+        var recordedOwner: String? { admitted?.record.owner?.contact ?? refusal?.owner }
+        var recordedTenant: String? { admitted?.record.tenant ?? refusal?.tenant }
+        var recordedJTI: String? { admitted?.token.jti ?? refusal?.jti }
     }
 
     /// Serves `envoy.service.auth.v3.Authorization/Check`.
@@ -329,15 +335,11 @@ public final class DecisionPipeline: Sendable {
                 if !http.id.isEmpty { fields["request_id"] = .string(http.id) }
             }
             if !allowed { fields["http_status"] = .int(answer.httpStatus ?? 403) }
-            if let a = trail.admitted {
-                fields["agent"] = .string(a.record.id)
-                if let owner = a.record.owner { fields["owner"] = .string(owner.contact) }
-                fields["jti"] = .string(a.token.jti)
-            }
+            if let a = trail.admitted { fields["agent"] = .string(a.record.id) }
+            if let owner = trail.recordedOwner { fields["owner"] = .string(owner) }
+            if let jti = trail.recordedJTI { fields["jti"] = .string(jti) }
             if let r = trail.refusal {
                 if let agent = r.agentID { fields["agent"] = .string(agent) }
-                if let owner = r.owner { fields["owner"] = .string(owner) }
-                if let jti = r.jti { fields["jti"] = .string(jti) }
                 fields["identity_error"] = .string(r.code)
                 fields["reason"] = .string(r.reason)
             }
@@ -387,9 +389,9 @@ public final class DecisionPipeline: Sendable {
             let mask = policyMask.isEmpty ? audit.mask : audit.mask.adding(policyMask)
             w.write(input, omitting: mask, written: trail.admitted.map { ("agent", $0.agentJSON) })
         }
-        string("jti", trail.admitted?.token.jti ?? trail.refusal?.jti)
+        string("jti", trail.recordedJTI)
         string("method", http?.method)
-        string("owner", trail.admitted?.record.owner?.contact ?? trail.refusal?.owner)
+        string("owner", trail.recordedOwner)
         string("path", http?.path)
         string("policy_path", policyPath)
         w.field("reasons")
@@ -399,7 +401,7 @@ public final class DecisionPipeline: Sendable {
             w.field("shadow")
             w.write(.array(trail.shadow))
         }
-        string("tenant", trail.admitted?.record.tenant ?? trail.refusal?.tenant)
+        string("tenant", trail.recordedTenant)
         string("time", RFC3339.format(seconds: wallMicros / 1_000_000, nanos: wallMicros % 1_000_000 * 1000))
         int("time_us", wallMicros)
         string("tool", trail.tool)

@@ -7,10 +7,13 @@
       carries an agent token (verified once, then served from the token cache) and the
       agent registry comes from PostgreSQL; the decision log off (issue 3's serve path),
       then on (shown beside it; issue 5's ratios measure the log on its own terms)
+  (b') a control: the always-allow server decoding each request with swift-protobuf before
+      it allows, as a Swift authorizer built the usual way reads its request, deciding
+      nothing; its ratios are printed beside Warden's, for scale
 
 First, how much the machine's two vCPUs slow each other (a CPU-bound loop on one, with the
 other idle and then busy). Then wrk at 1 and 16 connections through Envoy (requests/s,
-p50, p99); h2load straight at the gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b) and (c) with the log off run
+p50, p99); h2load straight at the gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b), (c) with the log off and (b') run
 side by side and are measured in turn for --rounds rounds, and each ratio is the median of
 the rounds' own ratios; at 16 connections, Envoy's and the authorizer's CPU per request
 too. Warden's resident memory sampled over a long h2load run, after the allocator's
@@ -489,24 +492,28 @@ def run(a, pg):
     # anywhere from 0.8x to 2.5x for the same code.
     allow_port, warden_port = h.free_port(), h.free_port()
     allow = h.Process([ALLOW_SERVER, f"127.0.0.1:{allow_port}"], "allow-server")
+    decoding_port = h.free_port()
+    decoding = h.Process([ALLOW_SERVER, "--decode", f"127.0.0.1:{decoding_port}"], "allow-server-decoding")
     warden = None
     envoys = []
     try:
         h.wait_for_port(allow_port, proc=allow.proc, what="allow-server")
+        h.wait_for_port(decoding_port, proc=decoding.proc, what="allow-server --decode")
         # Issue 3's (c) is the serve path: Warden with the decision log off.
         warden = h.start_warden(warden_port, warden_args(pg, None))
         arms = [("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0),
                 ("(b) Envoy + always-allow server (same gRPC layer)", "bench-ext-authz.yaml", allow_port),
-                ("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port)]
+                ("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port),
+                ("(b') control: always-allow, decoding each request", "bench-ext-authz.yaml", decoding_port)]
         for _, template, authz_port in arms:
             port = h.free_port()
             envoys.append((h.start_envoy(template, port, 0, authz_port), port))
         for _, port in envoys:
             wrk(port, 1, 1)  # warm up
-        rounds = [[None] * 3 for _ in range(a.rounds)]
-        servers = [None, allow, warden]
+        rounds = [[None] * len(arms) for _ in range(a.rounds)]
+        servers = [None, allow, warden, decoding]
         for r in range(a.rounds):
-            for i in (range(3) if r % 2 == 0 else reversed(range(3))):
+            for i in (range(len(arms)) if r % 2 == 0 else reversed(range(len(arms)))):
                 envoy, port = envoys[i]
                 one = wrk(port, 1, a.seconds)
                 # CPU per request at 16 connections, of Envoy and of the authorizer: what
@@ -530,6 +537,7 @@ def run(a, pg):
         for envoy, _ in envoys:
             envoy.stop()
         allow.stop()
+        decoding.stop()
         if warden:
             warden.stop()
 
@@ -543,9 +551,10 @@ def run(a, pg):
               + (f"  ({errors} non-2xx)" if errors else ""))
 
     cpu = [[median([rounds[r][i][1]["cpu_us"][k] for r in range(a.rounds)]) for k in range(len(rounds[0][i][1]["cpu_us"]))]
-           for i in range(3)]
-    print(f"  CPU per request at 16 conns (µs, medians): Envoy {cpu[0][0]:.0f} / {cpu[1][0]:.0f} / {cpu[2][0]:.0f} in (a) / (b) / (c);"
-          f" always-allow server {cpu[1][1]:.0f}, Warden {cpu[2][1]:.0f}")
+           for i in range(len(arms))]
+    print(f"  CPU per request at 16 conns (µs, medians): Envoy {cpu[0][0]:.0f} / {cpu[1][0]:.0f} / {cpu[2][0]:.0f} / {cpu[3][0]:.0f}"
+          f" in (a) / (b) / (c) / (b'); always-allow server {cpu[1][1]:.0f}, Warden {cpu[2][1]:.0f},"
+          f" always-allow decoding {cpu[3][1]:.0f}")
 
     # The same with the decision log on, beside it (issue 5 measures what the log adds on its
     # own terms, below).
@@ -575,21 +584,23 @@ def run(a, pg):
     finally:
         warden.stop()
 
-    def added_ratio(conns, quantile):
-        """Per round, Warden's added latency over always-allow's; a round where always-allow's
-        figure is not above (a)'s (tail noise on this VM does that at p99) has no ratio."""
+    def added_ratio(conns, quantile, arm=2):
+        """Per round, the added latency of arm `arm` (Warden's, or the control's) over
+        always-allow's; a round where always-allow's figure is not above (a)'s (tail noise
+        on this VM does that at p99) has no ratio."""
         out = []
         for r in range(a.rounds):
-            base, allow, warden = (rounds[r][i][conns][quantile] for i in range(3))
+            base, allow, other = (rounds[r][i][conns][quantile] for i in (0, 1, arm))
             if allow - base > 0:
-                out.append((warden - base) / (allow - base))
+                out.append((other - base) / (allow - base))
         return out
 
-    def summary(values, target, relation):
+    def summary(values, target=None, relation=None):
+        goal = f"; target {relation} {target}" if target is not None else ""
         if not values:
-            return f"n/a (always-allow's is not above (a)'s in any round; target {relation} {target})"
+            return f"n/a (always-allow's is not above (a)'s in any round{goal})"
         return (f"{median(values):.2f}x (median of {len(values)} rounds, each "
-                + ", ".join(f"{v:.2f}" for v in sorted(values)) + f"; target {relation} {target})")
+                + ", ".join(f"{v:.2f}" for v in sorted(values)) + f"{goal})")
 
     print(f"direct Check throughput (h2load, 2 connections x 64 streams, {a.checks:,} Checks per run; medians of {a.rounds} rounds):")
     print(f"  (b) always-allow server: {median([d['allow']['rps'] for d in direct]):9.0f} Checks/s")
@@ -602,6 +613,7 @@ def run(a, pg):
         print(f"  {name:>8}: Warden's added latency / always-allow's added latency:")
         print(f"            p50 {summary(added_ratio(conns, 'p50'), 1.3, '<=')}")
         print(f"            p99 {summary(added_ratio(conns, 'p99'), 1.5, '<=')}")
+        print(f"            for scale, the control (b'), which only decodes the request: p50 {summary(added_ratio(conns, 'p50', 3))}")
     print(f"  direct Check throughput, Warden / always-allow: "
           f"{summary([d['warden']['rps'] / d['allow']['rps'] for d in direct], 0.6, '>=')}")
     growth = (samples[-1] - samples[0]) / 1024

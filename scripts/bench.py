@@ -13,11 +13,11 @@
 
 First, how much the machine's two vCPUs slow each other (a CPU-bound loop on one, with the
 other idle and then busy). Then wrk at 1 and 16 connections through Envoy (requests/s,
-p50, p99); h2load straight at the gRPC port with a pre-framed CheckRequest (Checks/s): (a), (b), (c) with the log off and (b') run
-side by side and are measured in turn for --rounds rounds, and each ratio is the median of
-the rounds' own ratios; at 16 connections, Envoy's and the authorizer's CPU per request
-too. Warden's resident memory sampled over a long h2load run, after the allocator's
-warm-up. The decision log: latency with it on vs off and, as a control,
+p50, p99; at 16 connections, Envoy's and the authorizer's CPU per request too): (a), (b),
+(c) with the log off and (b') run side by side and are measured in turn for --rounds
+rounds, and each ratio is the median of the rounds' own ratios. h2load straight at the
+gRPC ports of (b) and (c) with a pre-framed CheckRequest (Checks/s), in turn too. Warden's
+resident memory sampled over a long h2load run, after the allocator's warm-up. The decision log: latency with it on vs off and, as a control,
 off beside an unrelated process that burns the CPU the log's background work used; rows
 shipped per second at full Check rate; Check p99 while PostgreSQL is frozen. Then identity alone (bench-identity, in-process): Check latency
 with a cached token vs identity off, and cold Ed25519 token verifications/s against
@@ -109,7 +109,7 @@ SIBLING_PROBE = ("import os, time\nos.sched_setaffinity(0, {0})\nt = time.perf_c
 def sibling_slowdown(rounds=3):
     """How much longer a CPU-bound loop on CPU 0 takes while another process keeps CPU 1
     busy (median of `rounds` idle/busy pairs), or None on one CPU. On this VM it has been
-    0.95x to 1.7x: when above 1, any process's CPU time slows the others, so at 16
+    0.95x to 1.84x: when above 1, any process's CPU time slows the others, so at 16
     connections an authorizer's CPU per Check slows Envoy's worker too."""
     if (os.cpu_count() or 1) < 2:
         return None
@@ -501,24 +501,26 @@ def run(a, pg):
         h.wait_for_port(decoding_port, proc=decoding.proc, what="allow-server --decode")
         # Issue 3's (c) is the serve path: Warden with the decision log off.
         warden = h.start_warden(warden_port, warden_args(pg, None))
-        arms = [("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0),
-                ("(b) Envoy + always-allow server (same gRPC layer)", "bench-ext-authz.yaml", allow_port),
-                ("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port),
-                ("(b') control: always-allow, decoding each request", "bench-ext-authz.yaml", decoding_port)]
-        for _, template, authz_port in arms:
+        # (label, Envoy config, authorizer port, authorizer process); the indices 0-3 are
+        # what the ratios below read.
+        arms = [("(a) Envoy, no ext_authz", "bench-no-authz.yaml", 0, None),
+                ("(b) Envoy + always-allow server (same gRPC layer)", "bench-ext-authz.yaml", allow_port, allow),
+                ("(c) Envoy + Warden (example policy, agent token)", "bench-ext-authz.yaml", warden_port, warden),
+                ("(b') control: always-allow, decoding each request", "bench-ext-authz.yaml", decoding_port, decoding)]
+        for _, template, authz_port, _ in arms:
             port = h.free_port()
             envoys.append((h.start_envoy(template, port, 0, authz_port), port))
         for _, port in envoys:
             wrk(port, 1, 1)  # warm up
         rounds = [[None] * len(arms) for _ in range(a.rounds)]
-        servers = [None, allow, warden, decoding]
         for r in range(a.rounds):
             for i in (range(len(arms)) if r % 2 == 0 else reversed(range(len(arms)))):
                 envoy, port = envoys[i]
                 one = wrk(port, 1, a.seconds)
                 # CPU per request at 16 connections, of Envoy and of the authorizer: what
                 # the 16-connection latency is made of when the CPUs are saturated.
-                pids = [envoy.proc.pid] + ([servers[i].proc.pid] if servers[i] else [])
+                server = arms[i][3]
+                pids = [envoy.proc.pid] + ([server.proc.pid] if server else [])
                 before = [process_cpu_seconds(pid) for pid in pids]
                 sixteen = wrk(port, 16, a.seconds)
                 used = [process_cpu_seconds(pid) - b for pid, b in zip(pids, before)]
@@ -542,7 +544,7 @@ def run(a, pg):
             warden.stop()
 
     print(f"through Envoy (wrk; medians of {a.rounds} rounds, the arms measured in turn in each):")
-    for i, (label, _, _) in enumerate(arms):
+    for i, (label, _, _, _) in enumerate(arms):
         r1 = {k: median([rounds[r][i][0][k] for r in range(a.rounds)]) for k in ("rps", "p50", "p99")}
         r16 = {k: median([rounds[r][i][1][k] for r in range(a.rounds)]) for k in ("rps", "p50", "p99")}
         errors = sum(rounds[r][i][0]["errors"] + rounds[r][i][1]["errors"] for r in range(a.rounds))

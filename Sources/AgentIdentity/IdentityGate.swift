@@ -197,47 +197,51 @@ public final class IdentityGate: Sendable {
                                     next: "register it with `warden agent register -f <manifest.yaml>`", id, token: token))
         }
         let agent = entry.record
+        // A refusal of this registered agent: the decision log records its owner, tenant and token.
+        func registered(_ code: String, _ status: Int, _ reason: String, next: String) -> IdentityRefusal {
+            refusal(code, status, reason, next: next, id, record: agent, token: token)
+        }
         guard let owner = agent.owner else {
-            return .refused(refusal("agent_no_owner", 403, "agent \"\(id)\" has no human owner",
-                                    next: "name an owner in its manifest and register it again with `warden agent register -f <manifest.yaml>`", id, record: agent, token: token))
+            return .refused(registered("agent_no_owner", 403, "agent \"\(id)\" has no human owner",
+                                       next: "name an owner in its manifest and register it again with `warden agent register -f <manifest.yaml>`"))
         }
         switch agent.status {
         case .retired:
-            return .refused(refusal("agent_retired", 403, "agent \"\(id)\" is retired",
-                                    next: "a retired agent cannot act; register a new agent id if it is needed again", id, record: agent, token: token))
+            return .refused(registered("agent_retired", 403, "agent \"\(id)\" is retired",
+                                       next: "a retired agent cannot act; register a new agent id if it is needed again"))
         case .killed:
             let why = agent.killedReason.map { ": \($0)" } ?? ""
-            return .refused(refusal("agent_killed", 403, "agent \"\(id)\" was stopped by the kill switch\(why)",
-                                    next: "ask the platform team; once the cause is fixed, `warden agent revive \(id)` and mint a new token", id, record: agent, token: token))
+            return .refused(registered("agent_killed", 403, "agent \"\(id)\" was stopped by the kill switch\(why)",
+                                       next: "ask the platform team; once the cause is fixed, `warden agent revive \(id)` and mint a new token"))
         case .active:
             break
         }
         if now > agent.expiresAt {
-            return .refused(refusal("agent_expired", 403,
-                                    "agent \"\(id)\"'s access expired at \(RFC3339.format(seconds: Int(agent.expiresAt), nanos: 0)) (deprovisioned)",
-                                    next: "its owner \(owner.contact) can renew it: `warden agent renew \(id) --until <YYYY-MM-DD>`", id, record: agent, token: token))
+            return .refused(registered("agent_expired", 403,
+                                       "agent \"\(id)\"'s access expired at \(RFC3339.format(seconds: Int(agent.expiresAt), nanos: 0)) (deprovisioned)",
+                                       next: "its owner \(owner.contact) can renew it: `warden agent renew \(id) --until <YYYY-MM-DD>`"))
         }
         if let after = agent.tokensValidAfter, token.issuedAt <= after {
-            return .refused(refusal("token_revoked", 401,
-                                    "the token was issued before agent \"\(id)\" was killed at \(RFC3339.format(seconds: Int(after), nanos: 0)); tokens from before a kill stay refused",
-                                    next: "mint a new token with `warden token mint --agent \(id)`", id, record: agent, token: token))
+            return .refused(registered("token_revoked", 401,
+                                       "the token was issued before agent \"\(id)\" was killed at \(RFC3339.format(seconds: Int(after), nanos: 0)); tokens from before a kill stay refused",
+                                       next: "mint a new token with `warden token mint --agent \(id)`"))
         }
         if let claimed = token.owner, claimed != owner.contact {
-            return .refused(refusal("token_owner_mismatch", 401, "the token names owner \"\(claimed)\" but the registry's owner is \"\(owner.contact)\"",
-                                    next: "mint a new token with `warden token mint --agent \(id)`", id, record: agent, token: token))
+            return .refused(registered("token_owner_mismatch", 401, "the token names owner \"\(claimed)\" but the registry's owner is \"\(owner.contact)\"",
+                                       next: "mint a new token with `warden token mint --agent \(id)`"))
         }
         if let claimed = token.tenant, claimed != agent.tenant {
-            return .refused(refusal("token_tenant_mismatch", 403, "the token names tenant \"\(claimed)\" but the agent belongs to \(agent.tenant.map { "\"\($0)\"" } ?? "no tenant")",
-                                    next: "mint a new token with `warden token mint --agent \(id)`", id, record: agent, token: token))
+            return .refused(registered("token_tenant_mismatch", 403, "the token names tenant \"\(claimed)\" but the agent belongs to \(agent.tenant.map { "\"\($0)\"" } ?? "no tenant")",
+                                       next: "mint a new token with `warden token mint --agent \(id)`"))
         }
         if let scope = token.scope, let outside = scope.first(where: { !agent.tools.contains($0) }) {
-            return .refused(refusal("token_scope_not_allowed", 403, "the token's scope \"\(outside)\" is not among agent \"\(id)\"'s registered tools",
-                                    next: "add it to the agent's manifest (tools) and register it again, or mint a token with a narrower --scope", id, record: agent, token: token))
+            return .refused(registered("token_scope_not_allowed", 403, "the token's scope \"\(outside)\" is not among agent \"\(id)\"'s registered tools",
+                                       next: "add it to the agent's manifest (tools) and register it again, or mint a token with a narrower --scope"))
         }
         if !rules.environment.isEmpty, !agent.environments.contains(rules.environment) {
-            return .refused(refusal("agent_wrong_environment", 403,
-                                    "agent \"\(id)\" may act in \(agent.environments.joined(separator: ", ")), not in \(rules.environment)",
-                                    next: "add \(rules.environment) to the agent's environments in its manifest and register it again", id, record: agent, token: token))
+            return .refused(registered("agent_wrong_environment", 403,
+                                       "agent \"\(id)\" may act in \(agent.environments.joined(separator: ", ")), not in \(rules.environment)",
+                                       next: "add \(rules.environment) to the agent's environments in its manifest and register it again"))
         }
         var object = entry.regoObject
         object["token"] = token.regoValue
